@@ -1,0 +1,147 @@
+"""The Python front door: ``learndyn.run`` and ``learndyn.load``.
+
+``run`` builds the config (preset, then a config file, then overrides), re-uses a stored run
+with the same content hash unless ``force``, otherwise runs the study, evaluates its checks,
+draws its figures and stores everything atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import xarray as xr
+
+from . import registry
+from .core import store
+from .core.config import Config, ConfigError
+from .core.study import Check, Progress
+
+__all__ = ["Result", "load", "run"]
+
+try:
+    __version__ = version("learndyn")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+
+@dataclass
+class Result:
+    """A stored run: its dataset, checks, figure files and folder."""
+
+    study: str
+    config: Config
+    seeds: list[int]
+    dataset: xr.Dataset
+    checks: list[Check]
+    figures: dict[str, Path]
+    path: Path
+    cached: bool = field(default=False)
+
+    @property
+    def passed(self) -> bool:
+        """True when every check passed."""
+        return all(c.passed for c in self.checks)
+
+
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be a positive number, got {seeds}")
+        return list(range(seeds))
+    seeds = [int(s) for s in seeds]
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds must be distinct non-negative integers, got {seeds}")
+    return seeds
+
+
+def run(
+    study: str,
+    preset: str = "quick",
+    seeds: int | Sequence[int] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    out: str | Path | None = None,
+    *,
+    config_file: str | Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Result:
+    """Run ``study`` (or re-use its stored result) and return the :class:`Result`.
+
+    Args:
+        study: a registered study name (see :func:`learndyn.studies`).
+        preset: ``"quick"`` (seconds) or ``"paper"`` (the published parameters).
+        seeds: number of seeds (``0..N-1``) or explicit seeds; default from the preset.
+        overrides: field values, as a mapping or as ``"field=value"`` strings.
+        out: folder to write; default ``<store>/<study>-<hash>``.
+        config_file: TOML/JSON file of field values applied after the preset.
+        force: recompute even if stored, and replace a different run stored at ``out``.
+        progress: callback ``(done, total, label)`` for long runs.
+
+    Raises:
+        ConfigError: unknown study/preset/field, bad value, or ``out`` holding another run.
+    """
+    st = registry.get(study)
+    values = dict(st.config.file_values(config_file)) if config_file else {}
+    assignments: Sequence[str] = ()
+    if isinstance(overrides, Mapping):
+        values.update(overrides)
+    elif overrides is not None:
+        assignments = list(overrides)
+    config = st.make_config(preset, values=values, overrides=assignments)
+    seed_list = _seed_list(st.presets[preset].seeds if seeds is None else seeds)
+    key = store.run_key(st.name, config.to_dict(), seed_list, __version__)
+    target = Path(out) if out is not None else store.home() / f"{st.name}-{key}"
+
+    if target.exists():
+        if not target.is_dir():
+            raise ConfigError(f"--out {target} is a file, not a folder")
+        existing = store.stored_key(target)
+        if existing == key and not force:
+            cached = load(target)
+            cached.cached = True
+            return cached
+        if existing is None and any(target.iterdir()):
+            raise ConfigError(f"refusing to write into {target}: it holds files that are not a "
+                              "learndyn run")
+        if existing is not None and existing != key and not force:
+            raise ConfigError(f"{target} holds a different run; use --force to replace it")
+
+    dataset = st.run(config, seeds=seed_list, progress=progress)
+    dataset.attrs.update(
+        study=st.name,
+        preset=preset,
+        config=config.to_json(),
+        seeds=json.dumps(seed_list),
+        version=__version__,
+        key=key,
+    )
+    checks = st.checks(dataset)
+    figures = st.figures(dataset)
+    header = f"learndyn {__version__}: study {st.name}, preset {preset}, seeds {seed_list}"
+    try:
+        store.write_run(target, dataset, config.to_toml(header), checks, figures)
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
+    return load(target)
+
+
+def load(path: str | Path) -> Result:
+    """Load a stored run folder."""
+    path = Path(path)
+    dataset = store.read_dataset(path)
+    try:
+        name = str(dataset.attrs["study"])
+        st = registry.get(name)
+        config = st.config.from_dict(json.loads(dataset.attrs["config"]))
+        seeds = [int(s) for s in json.loads(dataset.attrs["seeds"])]
+    except (KeyError, ValueError) as err:
+        raise store.StoreError(f"{path}: results.nc lacks valid run metadata ({err})") from None
+    figures = {p.stem: p for p in sorted((path / store.FIGURES).glob("*.png"))}
+    return Result(name, config, seeds, dataset, store.read_checks(path), figures, path)

@@ -1,0 +1,231 @@
+"""The training loop: ``lax.scan`` inside ``jit``, ``vmap`` over seeds, recording on a schedule.
+
+A simulation is three pure functions over a pytree ``state`` and a pytree ``args`` of constants
+(data, hyper-parameters; shared by all seeds):
+
+- ``init(key, args) -> state``
+- ``step(state, key, t, args) -> state``  one update; ``key`` is fresh for every step ``t``
+  (``fold_in(seed_key, t)``), so online data can be sampled inside the compiled loop;
+- ``observe(state, args) -> {name: array}``  the quantities recorded.
+
+:func:`simulate` runs them for every seed at once and records at chosen step counts. Steps
+between records run in a ``fori_loop``; records are grouped into chunks, one compiled call each,
+so the host wakes up only between chunks (for the progress bar and the divergence check). The
+first non-finite state stops the run with :class:`DivergenceError` naming the step.
+
+:func:`gradient_step` builds ``step`` from a loss and an ``optax`` optimiser, for full-batch
+(``batch = args``) or online (``batch = sample(key, args)``) training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .study import Progress
+
+__all__ = [
+    "DivergenceError",
+    "Recording",
+    "TrainState",
+    "gradient_step",
+    "record_steps",
+    "simulate",
+]
+
+Init = Callable[[jax.Array, Any], Any]
+Step = Callable[[Any, jax.Array, jax.Array, Any], Any]
+Observe = Callable[[Any, Any], dict[str, jax.Array]]
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite value."""
+
+    def __init__(self, step: int, seed: int):
+        self.step, self.seed = step, seed
+        super().__init__(
+            f"training diverged: non-finite values at step {step} (seed {seed}); "
+            "try a smaller learning rate"
+        )
+
+
+class Recording(NamedTuple):
+    """What :func:`simulate` returns: ``values[name]`` has shape ``(seed, record, ...)``."""
+
+    steps: np.ndarray
+    values: dict[str, np.ndarray]
+    final: Any
+
+
+def record_steps(num_steps: int, num_records: int, *, spacing: str = "linear") -> np.ndarray:
+    """``num_records`` distinct step counts from 0 to ``num_steps`` inclusive.
+
+    ``spacing="log"`` spaces them geometrically after step 0 (rounded, kept strictly
+    increasing), so the count is exactly ``num_records`` whatever ``num_steps`` is.
+    """
+    if num_records < 2 or num_records > num_steps + 1:
+        raise ValueError(
+            f"num_records must be between 2 and num_steps + 1 = {num_steps + 1}, got {num_records}"
+        )
+    if spacing == "linear":
+        steps = np.rint(np.linspace(0, num_steps, num_records)).astype(np.int64)
+    elif spacing == "log":
+        steps = np.concatenate(
+            [[0], np.rint(np.geomspace(1, num_steps, num_records - 1)).astype(np.int64)]
+        )
+    else:
+        raise ValueError(f"spacing must be 'linear' or 'log', got {spacing!r}")
+    for i in range(1, num_records):  # repair rounding collisions, keeping the end fixed
+        steps[i] = max(steps[i], steps[i - 1] + 1)
+    for i in range(num_records - 2, -1, -1):
+        steps[i] = min(steps[i], steps[i + 1] - 1)
+    return steps
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _advance(step: Step, observe: Observe, state, keys, starts, stops, args):
+    """Run every seed through the intervals ``[starts[i], stops[i])``, observing after each."""
+
+    def one_seed(state, key):
+        def interval(carry, bounds):
+            def body(t, inner):
+                s, bad = inner
+                s = step(s, jax.random.fold_in(key, t), t, args)
+                bad = jnp.where((bad < 0) & ~_all_finite(s), t, bad)
+                return s, bad
+
+            return jax.lax.fori_loop(bounds[0], bounds[1], body, carry), None
+
+        def record(carry, bounds):
+            carry, _ = interval(carry, bounds)
+            return carry, observe(carry[0], args)
+
+        (state, bad), obs = jax.lax.scan(record, (state, jnp.int32(-1)), (starts, stops))
+        return state, bad, obs
+
+    return jax.vmap(one_seed)(state, keys)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _start(init: Init, observe: Observe, keys, args):
+    state = jax.vmap(lambda k: init(k, args))(keys)
+    return state, jax.vmap(lambda s: observe(s, args))(state)
+
+
+def _chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
+    """Split record indices 1.. into groups covering roughly equal numbers of steps."""
+    total = steps[-1]
+    edges = np.searchsorted(steps, np.linspace(0, total, n_chunks + 1)[1:], side="left")
+    groups, lo = [], 1
+    for hi in edges:
+        hi = max(int(hi) + 1, lo + 1)
+        if lo < len(steps):
+            groups.append(np.arange(lo, min(hi, len(steps))))
+        lo = hi
+    return [g for g in groups if len(g)]
+
+
+def simulate(
+    init: Init,
+    step: Step,
+    observe: Observe,
+    *,
+    seeds: Sequence[int],
+    record_at: np.ndarray,
+    args: Any = None,
+    progress: Progress | None = None,
+    label: str = "",
+    n_chunks: int = 20,
+) -> Recording:
+    """Train one model per seed (vmapped) and record ``observe`` at steps ``record_at``.
+
+    Args:
+        init, step, observe: pure functions (see the module docstring); pass module-level
+            functions or keep the same objects to re-use the compiled program.
+        seeds: integer seeds; seed ``s`` uses ``key(s)`` split into init and step keys.
+        record_at: increasing step counts, the first one 0 (from :func:`record_steps`).
+        args: constants passed to the functions (not vmapped).
+        progress: called with (steps done, total steps, label) after each chunk.
+        n_chunks: how often control returns to Python.
+
+    Returns:
+        :class:`Recording` with ``values[name]`` of shape ``(seed, record, ...)``.
+
+    Raises:
+        DivergenceError: at the first step that produced a non-finite state.
+    """
+    record_at = np.asarray(record_at, dtype=np.int64)
+    if record_at[0] != 0 or np.any(np.diff(record_at) <= 0):
+        raise ValueError("record_at must start at 0 and be strictly increasing")
+    seeds = [int(s) for s in seeds]
+    base = jnp.stack([jax.random.key(s) for s in seeds])
+    init_keys, step_keys = jax.vmap(jax.random.split, out_axes=1)(base)
+    state, obs0 = _start(init, observe, init_keys, args)
+    _raise_if_diverged(state, seeds, 0)
+    pieces = [jax.tree.map(lambda x: np.asarray(x)[:, None], obs0)]
+    groups = _chunks(record_at, n_chunks)
+    width = max(len(g) for g in groups) if groups else 0
+    total = int(record_at[-1])
+    for group in groups:
+        stops = record_at[group]
+        starts = record_at[group - 1]
+        pad = width - len(group)  # zero-length intervals keep one compiled shape
+        starts = np.concatenate([starts, np.full(pad, stops[-1])]).astype(np.int32)
+        stops = np.concatenate([stops, np.full(pad, stops[-1])]).astype(np.int32)
+        state, bad, obs = _advance(step, observe, state, step_keys, starts, stops, args)
+        bad = np.asarray(bad)
+        if np.any(bad >= 0):
+            first = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
+            raise DivergenceError(int(bad[first]) + 1, seeds[first])
+        pieces.append(jax.tree.map(lambda x: np.asarray(x)[:, : len(group)], obs))
+        if progress is not None:
+            progress(int(stops[-1]), total, label)
+    values = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    return Recording(record_at, values, state)
+
+
+def _raise_if_diverged(state: Any, seeds: list[int], step: int) -> None:
+    finite = np.asarray(jax.vmap(_all_finite)(state))
+    if not finite.all():
+        raise DivergenceError(step, seeds[int(np.argmin(finite))])
+
+
+class TrainState(NamedTuple):
+    """Parameters and optimiser state of a gradient-trained model."""
+
+    params: Any
+    opt_state: Any
+
+
+def gradient_step(
+    loss: Callable[[Any, Any], jax.Array],
+    optimizer: optax.GradientTransformation,
+    *,
+    sample: Callable[[jax.Array, Any], Any] | None = None,
+) -> Step:
+    """A ``step`` function for :func:`simulate` that applies ``optimizer`` to ``grad(loss)``.
+
+    ``loss(params, batch)``; the batch is ``args`` itself (full-batch training) or, when
+    ``sample`` is given, ``sample(key, args)`` drawn fresh inside the compiled loop (online).
+    The state is a :class:`TrainState` (build it with ``TrainState(p, optimizer.init(p))``).
+    """
+
+    def step(state: TrainState, key: jax.Array, t: jax.Array, args: Any) -> TrainState:
+        batch = args if sample is None else sample(key, args)
+        grads = jax.grad(loss)(state.params, batch)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        return TrainState(optax.apply_updates(state.params, updates), opt_state)
+
+    return step
