@@ -164,32 +164,36 @@ def _parser() -> _Parser:
     return parser
 
 
+def _error(message: str, prefix: str = "learndyn: error: ") -> None:
+    """One unwrapped line on stderr."""
+    print(prefix + " ".join(message.split()), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     console = Console()
     if not console.is_terminal:
         console = Console(width=120)
-    err = Console(stderr=True, highlight=False)
     debug = "--debug" in argv
     try:
         args = _parser().parse_args(argv)
         command = {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show}[args.command]
         return command(args, console)
     except _UsageError as e:
-        err.print(f"learndyn: error: {e}", markup=False)
+        _error(str(e))
         return EXIT_USAGE
     except ConfigError as e:
         if debug:
             raise
-        err.print(f"learndyn: error: {e}", markup=False)
+        _error(str(e))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        err.print("learndyn: interrupted; stored runs are unchanged", markup=False)
+        _error("interrupted; stored runs are unchanged", prefix="learndyn: ")
         return EXIT_INTERRUPT
     except Exception as e:  # noqa: BLE001 - the one place that turns errors into a line
         if debug:
             raise
-        err.print(f"learndyn: error: {e}", markup=False)
+        _error(str(e))
         return EXIT_ERROR
 
 

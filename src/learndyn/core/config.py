@@ -249,8 +249,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else ("nan" if value != value else
                                                          ("inf" if value > 0 else "-inf"))
-    if isinstance(value, str):
-        return json.dumps(value)
+    if isinstance(value, str):  # TOML has no surrogate pairs: escape non-ASCII as \UXXXXXXXX
+        text = json.dumps(value, ensure_ascii=False)
+        return "".join(c if " " <= c < "\x7f" else f"\\U{ord(c):08X}" for c in text)
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if value is None:
@@ -262,9 +263,11 @@ def read_values(path: str | Path) -> dict[str, Any]:
     """Parse a TOML (``.toml``) or JSON (``.json``) file into a flat mapping."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")  # TOML and JSON files are UTF-8
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 text") from None
     try:
         if path.suffix.lower() == ".json":
             values = json.loads(text)

@@ -81,6 +81,7 @@ def record_steps(num_steps: int, num_records: int, *, spacing: str = "linear") -
         )
     else:
         raise ValueError(f"spacing must be 'linear' or 'log', got {spacing!r}")
+    steps[-1] = num_steps  # geomspace(1, n, 1) is [1]: with two records the end was lost
     for i in range(1, num_records):  # repair rounding collisions, keeping the end fixed
         steps[i] = max(steps[i], steps[i - 1] + 1)
     for i in range(num_records - 2, -1, -1):

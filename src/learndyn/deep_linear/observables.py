@@ -65,8 +65,9 @@ def loss_drop_times(times: np.ndarray, loss: np.ndarray, *, contrast: float = 1.
 
     A drop counts when its rate stands ``contrast`` times above the slower stretches (plateaus)
     on both sides of it (peak prominence ln(contrast) in log rate), so small late drops count as
-    much as large early ones. Only times while L > ``floor`` * L(0) are searched: the final
-    exponential convergence is not a stage.
+    much as large early ones. A drop is seen when a plateau follows it: the last drop turns into
+    the final exponential convergence, whose log-rate saturates instead of peaking. Only times
+    while L > ``floor`` * L(0) are searched.
     """
     times, loss = np.asarray(times), np.asarray(loss)
     rate = -np.gradient(np.log(loss), times)

@@ -191,7 +191,8 @@ def checks(ds: xr.Dataset) -> list[Check]:
       steepest slope s^2/2 moves u by up to ~0.3 s, hence |u_sim - u_th| <= 0.3 s_alpha;
     - aligned D = 2 half times within 3% of (tau/2s) ln(s/u0) (the approximation drops
       ln(1 - u0/s) ~ u0/s, the discretisation adds O(eta));
-    - every run and seed learns the modes in order of singular value;
+    - aligned runs learn the modes in order of singular value (from random init the order of
+      nearly equal modes also depends on their u0_eff, which the half-time check covers);
     - every loss curve falls in at least two distinct drops (peaks of -d ln L/dt standing 1.5x
       above the plateaus); for aligned runs as many as theory, at its times within 10% (the
       records are log-spaced 5% apart, so peak times are known to about one spacing).
@@ -223,10 +224,10 @@ def checks(ds: xr.Dataset) -> list[Check]:
             "aligned_D2: t_half vs (tau/2s) ln(s/u0)",
             float(np.max(np.abs(sel.t_half_sim.values / formula - 1.0))), 0.03,
             "each mode's half-learning time is (tau/2s) ln(s/u0)"))
-    t_half = ds.t_half_sim.values  # (run, seed, mode)
-    in_order = np.all(np.diff(t_half, axis=-1) > 0, axis=-1)
+    aligned = ds.t_half_sim.sel(run=ds.init == "aligned").values  # (run, seed, mode)
+    in_order = np.all(np.diff(aligned, axis=-1) > 0, axis=-1)
     out.append(Check.at_least(
-        "fraction of runs x seeds learning modes in order", float(np.mean(in_order)), 1.0,
+        "fraction of aligned runs x seeds learning modes in order", float(np.mean(in_order)), 1.0,
         "modes are learned in order of singular value, strongest first"))
     n_drops, worst = np.inf, 0.0
     for label in ds.run.values:
@@ -312,8 +313,8 @@ DEEP_LINEAR = Study(
         "paper": Preset(
             seeds=8,
             values=dict(dataset="hierarchy", levels=5, n_features=1000, flip_prob=0.1,
-                        n_hidden=32, depths=(2, 3, 4), u0=2e-4, init_scale=2e-4 ** 0.5 / 4,
-                        lr=5e-5, t_max=8.0, num_records=400, plot_modes=(1, 2, 3, 5, 12, 18, 31)),
+                        n_hidden=32, depths=(2, 3, 4), u0=2e-4, init_scale=3.5e-3,
+                        lr=1e-4, t_max=3.0, num_records=300, plot_modes=(1, 2, 3, 5, 12, 18, 31)),
             doc="Saxe et al. Fig. 2: hierarchical data, 32 items, 1000 features",
         ),
     },

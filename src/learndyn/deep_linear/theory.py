@@ -42,9 +42,19 @@ __all__ = [
 ]
 
 
+def _broadcast(*arrays):
+    """Explicit numpy-style broadcasting (works under ``jax_numpy_rank_promotion='raise'``)."""
+    arrays = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    return [jnp.broadcast_to(a, shape) for a in arrays]
+
+
 def mode_saxe(s, u0, t, tau: float = 1.0):
-    """Two-layer mode strength u(t) = s / (1 + (s/u0 - 1) e^{-2st/tau}) (no overflow)."""
-    s, u0, t = jnp.asarray(s), jnp.asarray(u0), jnp.asarray(t)
+    """Two-layer mode strength u(t) = s / (1 + (s/u0 - 1) e^{-2st/tau}) (no overflow).
+
+    Arguments broadcast against each other.
+    """
+    s, u0, t = _broadcast(s, u0, t)
     return s / (1.0 + (s / u0 - 1.0) * jnp.exp(-2.0 * s * t / tau))
 
 
@@ -59,12 +69,10 @@ def mode_deep(s, u0, times, *, depth: int, tau: float = 1.0) -> jnp.ndarray:
 
     D = 2 uses the closed form; D > 2 integrates :func:`deep_mode_rhs`.
     """
-    s = jnp.asarray(s, dtype=jnp.float64)
-    u0 = jnp.broadcast_to(jnp.asarray(u0, dtype=jnp.float64), jnp.broadcast_shapes(
-        jnp.shape(s), jnp.shape(u0)))
+    s, u0 = _broadcast(s, u0)
     times = jnp.asarray(times, dtype=jnp.float64)
     if depth == 2:
-        return mode_saxe(s, u0, times.reshape((-1,) + (1,) * u0.ndim), tau)
+        return mode_saxe(s[None], u0[None], times.reshape((-1,) + (1,) * s.ndim), tau)
     return ode.solve(deep_mode_rhs, u0, times, args=(s, float(depth), tau))
 
 
@@ -88,4 +96,5 @@ def half_time(s: float, u0: float, *, depth: int = 2, tau: float = 1.0) -> float
 
 def mode_loss(u, s, offset: float = 0.0):
     """L = 1/2 sum_alpha (s_alpha - u_alpha)^2 + offset, summing the last axis."""
-    return 0.5 * jnp.sum((jnp.asarray(s) - u) ** 2, axis=-1) + offset
+    s, u = _broadcast(s, u)
+    return 0.5 * jnp.sum((s - u) ** 2, axis=-1) + offset

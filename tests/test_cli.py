@@ -1,0 +1,168 @@
+"""The command line: list, run, show; exit codes; one-line errors; stored runs never lost."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from learndyn import cli
+from learndyn.core import store
+
+# a short aligned-only run: every check still applies, and it takes a second or two
+FAST = ["--set", "depths=2", "--set", "random_init=false", "--set", "t_max=12",
+        "--set", "num_records=80", "--seeds", "2"]
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _store(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEARNDYN_HOME", str(tmp_path / "store"))
+
+
+def test_list_shows_studies(capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    assert "deep_linear" in out and "quick" in out and "paper" in out
+
+
+def test_run_writes_exactly_the_run_layout(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = run_cli(capsys, "run", "deep_linear", *FAST, "--out", str(out_dir))
+    assert code == 0, err
+    assert "checks passed" in out and "pass" in out
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == ["checks.json", "config.toml", "figures", "results.nc"]
+    pngs = sorted(p.name for p in (out_dir / "figures").iterdir())
+    assert pngs == ["loss.png", "mode_strengths.png"]
+    checks = json.loads((out_dir / "checks.json").read_text())
+    assert checks and all(
+        {"name", "value", "threshold", "passed", "claim"} <= set(c) for c in checks)
+
+    # the stored config.toml reproduces the run: same content hash -> re-used
+    code, out, _ = run_cli(capsys, "run", "deep_linear", "--config", str(out_dir / "config.toml"),
+                           "--seeds", "2", "--out", str(out_dir))
+    assert code == 0 and "re-used" in out
+
+    # a different run into the same folder is refused, and the stored run survives
+    key = store.stored_key(out_dir)
+    code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--set", "lr=0.003",
+                           "--out", str(out_dir))
+    assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1
+    assert store.stored_key(out_dir) == key
+    code, _, _ = run_cli(capsys, "run", "deep_linear", *FAST, "--set", "lr=0.003",
+                         "--out", str(out_dir), "--force")
+    assert code == 0 and store.stored_key(out_dir) != key
+
+    code, out, _ = run_cli(capsys, "show", str(out_dir))
+    assert code == 0 and "deep_linear" in out and "lr = 0.003" in out
+
+
+def test_default_store_cache_and_show(capsys):
+    code, out, _ = run_cli(capsys, "run", "deep_linear", *FAST)
+    assert code == 0 and "wrote" in out
+    code, out, _ = run_cli(capsys, "run", "deep_linear", *FAST)
+    assert code == 0 and "re-used" in out
+    code, out, _ = run_cli(capsys, "run", "deep_linear", *FAST, "--force")
+    assert code == 0 and "wrote" in out
+    (path,) = store.list_runs()
+    n = len(store.read_checks(path))
+    code, out, _ = run_cli(capsys, "show")
+    assert code == 0 and path.name in out and f"{n}/{n}" in out
+    code, out, _ = run_cli(capsys, "show", path.name[:16])  # a unique prefix finds the run
+    assert code == 0 and str(path) in out
+
+
+def test_failing_check_exits_3(capsys):
+    # eta = 0.02 makes the Euler error ~5% of s_1, above the 2% tolerance
+    code, out, _ = run_cli(capsys, "run", "deep_linear", *FAST, "--set", "lr=0.02")
+    assert code == 3 and "FAIL" in out
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["run", "no_such_study"], "unknown study 'no_such_study'"),
+        (["run", "deep_linear", "--set", "colour=blue"], "unknown config field 'colour'"),
+        (["run", "deep_linear", "--set", "lr=fast"], "'lr'"),
+        (["run", "deep_linear", "--set", "n_hidden=0"], "'n_hidden'"),
+        (["run", "deep_linear", "--set", "n_hidden=-3"], "'n_hidden'"),
+        (["run", "deep_linear", "--set", "lr"], "field=value"),
+        (["run", "deep_linear", "--preset", "huge"], "no preset 'huge'"),
+        (["run", "deep_linear", "--seeds", "0"], "seeds"),
+        (["run", "deep_linear", "--seeds", "many"], "invalid int"),
+        (["frobnicate"], "invalid choice"),
+        (["show", "nothing-here"], "no stored run"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_config_file_errors(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("lr = = 3\n")
+    code, _, err = run_cli(capsys, "run", "deep_linear", "--config", str(bad))
+    assert code == 2 and "malformed config file" in err
+    code, _, err = run_cli(capsys, "run", "deep_linear", "--config", str(tmp_path / "none.toml"))
+    assert code == 2 and "cannot read config file" in err
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"learning_rate": 0.1}))
+    code, _, err = run_cli(capsys, "run", "deep_linear", "--config", str(unknown))
+    assert code == 2 and "learning_rate" in err
+
+
+def test_diverging_learning_rate(capsys):
+    code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--set", "lr=1.0",
+                           "--set", "t_max=100")
+    assert code == 1
+    assert "diverged" in err and "step" in err and "smaller learning rate" in err
+    assert len(err.strip().splitlines()) == 1
+    assert store.list_runs() == []
+
+
+def test_out_folder_with_foreign_files_is_refused(capsys, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    for extra in ([], ["--force"]):
+        code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--out", str(folder), *extra)
+        assert code == 2 and "not a learndyn run" in err
+    assert (folder / "notes.txt").read_text() == "precious"
+
+
+def test_interrupted_run_keeps_stored_runs(capsys, tmp_path, monkeypatch):
+    out_dir = tmp_path / "run"
+    assert run_cli(capsys, "run", "deep_linear", *FAST, "--out", str(out_dir))[0] == 0
+    key = store.stored_key(out_dir)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    from learndyn.deep_linear import study
+
+    monkeypatch.setattr(study, "simulate", interrupt)
+    code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--set", "lr=0.003",
+                           "--out", str(out_dir), "--force")
+    assert code == 130 and "interrupted" in err
+    assert store.stored_key(out_dir) == key
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_debug_shows_traceback(capsys):
+    with pytest.raises(Exception, match="unknown study"):
+        cli.main(["--debug", "run", "no_such_study"])
+
+
+def test_console_script_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "learndyn", "list"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "deep_linear" in proc.stdout
