@@ -49,7 +49,7 @@ def _aligned_error(lr: float) -> float:
 
 
 def test_gradient_descent_error_is_first_order_in_lr():
-    """Euler discretisation of the flow: halving eta halves the error (spec: ratio in [1.6, 2.4])."""
+    """Euler discretisation of the flow: halving eta halves the error (ratio in [1.6, 2.4])."""
     ratio = _aligned_error(0.004) / _aligned_error(0.002)
     assert 1.6 <= ratio <= 2.4
 

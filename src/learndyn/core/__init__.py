@@ -9,7 +9,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from .config import Config, ConfigError, param
-from .study import Check, Preset, Progress, Study
+from .config import Config, ConfigError, param  # noqa: E402
+from .study import Check, Preset, Progress, Study  # noqa: E402
 
 __all__ = ["Check", "Config", "ConfigError", "Preset", "Progress", "Study", "param"]

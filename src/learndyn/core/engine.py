@@ -190,7 +190,8 @@ def simulate(
         if np.any(bad >= 0):
             first = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
             raise DivergenceError(int(bad[first]) + 1, seeds[first])
-        pieces.append(jax.tree.map(lambda x: np.asarray(x)[:, : len(group)], obs))
+        n = len(group)
+        pieces.append(jax.tree.map(lambda x, n=n: np.asarray(x)[:, :n], obs))
         if progress is not None:
             progress(int(stops[-1]), total, label)
     values = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}

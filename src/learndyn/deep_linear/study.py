@@ -14,10 +14,9 @@ effective u0 = ||W1 v + W2^T u||^2/4) and uses the closed form (D = 2) or the sc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -86,7 +85,7 @@ _SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=0.0)  # the rate lives 
 _STEP = gradient_step(model.loss, _SGD)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _trainer(kind: str, depth: int, n_hidden: int, dtype: str):
     """(init, observe) for one network shape; cached so repeated runs re-use compiled code."""
     dt = jnp.dtype(dtype)
