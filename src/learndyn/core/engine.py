@@ -95,34 +95,42 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def _advance(step: Step, observe: Observe, state, keys, starts, stops, args):
-    """Run every seed through the intervals ``[starts[i], stops[i])``, observing after each."""
+def _run_seed(step: Step, observe: Observe, state, key, starts, stops, args):
+    """One seed through the intervals ``[starts[i], stops[i])``, observing after each."""
 
-    def one_seed(state, key):
-        def interval(carry, bounds):
-            def body(t, inner):
-                s, bad = inner
-                s = step(s, jax.random.fold_in(key, t), t, args)
-                bad = jnp.where((bad < 0) & ~_all_finite(s), t, bad)
-                return s, bad
+    def interval(carry, bounds):
+        def body(t, inner):
+            s, bad = inner
+            s = step(s, jax.random.fold_in(key, t), t, args)
+            bad = jnp.where((bad < 0) & ~_all_finite(s), t, bad)
+            return s, bad
 
-            return jax.lax.fori_loop(bounds[0], bounds[1], body, carry), None
+        return jax.lax.fori_loop(bounds[0], bounds[1], body, carry), None
 
-        def record(carry, bounds):
-            carry, _ = interval(carry, bounds)
-            return carry, observe(carry[0], args)
+    def record(carry, bounds):
+        carry, _ = interval(carry, bounds)
+        return carry, observe(carry[0], args)
 
-        (state, bad), obs = jax.lax.scan(record, (state, jnp.int32(-1)), (starts, stops))
-        return state, bad, obs
-
-    return jax.vmap(one_seed)(state, keys)
+    (state, bad), obs = jax.lax.scan(record, (state, jnp.int32(-1)), (starts, stops))
+    return state, bad, obs
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def _start(init: Init, observe: Observe, keys, args):
-    state = jax.vmap(lambda k: init(k, args))(keys)
-    return state, jax.vmap(lambda s: observe(s, args))(state)
+@partial(jax.jit, static_argnums=(0, 1, 2))
+def _advance(step: Step, observe: Observe, batched: bool, state, keys, starts, stops, args):
+    """All seeds (and, if ``batched``, all values along the leading axis of ``args``)."""
+    seeds = jax.vmap(partial(_run_seed, step, observe), in_axes=(0, 0, None, None, None))
+    if batched:  # same seeds for every value: common random numbers across a sweep
+        seeds = jax.vmap(seeds, in_axes=(0, None, None, None, 0))
+    return seeds(state, keys, starts, stops, args)
+
+
+@partial(jax.jit, static_argnums=(0, 1, 2))
+def _start(init: Init, observe: Observe, batched: bool, keys, args):
+    def seeds(args):
+        state = jax.vmap(lambda k: init(k, args))(keys)
+        return state, jax.vmap(lambda s: observe(s, args))(state)
+
+    return jax.vmap(seeds)(args) if batched else seeds(args)
 
 
 def _chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
@@ -149,6 +157,7 @@ def simulate(
     progress: Progress | None = None,
     label: str = "",
     n_chunks: int = 20,
+    batched: bool = False,
 ) -> Recording:
     """Train one model per seed (vmapped) and record ``observe`` at steps ``record_at``.
 
@@ -157,12 +166,15 @@ def simulate(
             functions or keep the same objects to re-use the compiled program.
         seeds: integer seeds; seed ``s`` uses ``key(s)`` split into init and step keys.
         record_at: increasing step counts, the first one 0 (from :func:`record_steps`).
-        args: constants passed to the functions (not vmapped).
+        args: constants passed to the functions (not vmapped over seeds).
         progress: called with (steps done, total steps, label) after each chunk.
         n_chunks: how often control returns to Python.
+        batched: every leaf of ``args`` carries a leading axis of B values (e.g. sweep points
+            that keep array shapes); all B x seeds runs are vmapped into one program.
 
     Returns:
-        :class:`Recording` with ``values[name]`` of shape ``(seed, record, ...)``.
+        :class:`Recording` with ``values[name]`` of shape ``(seed, record, ...)``, or
+        ``(B, seed, record, ...)`` when ``batched``.
 
     Raises:
         DivergenceError: at the first step that produced a non-finite state.
@@ -173,9 +185,10 @@ def simulate(
     seeds = [int(s) for s in seeds]
     base = jnp.stack([jax.random.key(s) for s in seeds])
     init_keys, step_keys = jax.vmap(jax.random.split, out_axes=1)(base)
-    state, obs0 = _start(init, observe, init_keys, args)
-    _raise_if_diverged(state, seeds, 0)
-    pieces = [jax.tree.map(lambda x: np.asarray(x)[:, None], obs0)]
+    state, obs0 = _start(init, observe, batched, init_keys, args)
+    seed_axis = 1 if batched else 0
+    _raise_if_diverged(state, seeds, 0, batched)
+    pieces = [jax.tree.map(lambda x: np.expand_dims(np.asarray(x), seed_axis + 1), obs0)]
     groups = _chunks(record_at, n_chunks)
     width = max(len(g) for g in groups) if groups else 0
     total = int(record_at[-1])
@@ -185,23 +198,27 @@ def simulate(
         pad = width - len(group)  # zero-length intervals keep one compiled shape
         starts = np.concatenate([starts, np.full(pad, stops[-1])]).astype(np.int32)
         stops = np.concatenate([stops, np.full(pad, stops[-1])]).astype(np.int32)
-        state, bad, obs = _advance(step, observe, state, step_keys, starts, stops, args)
+        state, bad, obs = _advance(step, observe, batched, state, step_keys, starts, stops, args)
         bad = np.asarray(bad)
         if np.any(bad >= 0):
-            first = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
-            raise DivergenceError(int(bad[first]) + 1, seeds[first])
+            where = np.unravel_index(
+                np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)), bad.shape)
+            raise DivergenceError(int(bad[where]) + 1, seeds[int(where[-1])])
         n = len(group)
-        pieces.append(jax.tree.map(lambda x, n=n: np.asarray(x)[:, :n], obs))
+        pieces.append(jax.tree.map(
+            lambda x, n=n: np.take(np.asarray(x), np.arange(n), axis=seed_axis + 1), obs))
         if progress is not None:
             progress(int(stops[-1]), total, label)
-    values = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    values = {k: np.concatenate([p[k] for p in pieces], axis=seed_axis + 1) for k in pieces[0]}
     return Recording(record_at, values, state)
 
 
-def _raise_if_diverged(state: Any, seeds: list[int], step: int) -> None:
-    finite = np.asarray(jax.vmap(_all_finite)(state))
+def _raise_if_diverged(state: Any, seeds: list[int], step: int, batched: bool) -> None:
+    check = jax.vmap(jax.vmap(_all_finite)) if batched else jax.vmap(_all_finite)
+    finite = np.asarray(check(state))
     if not finite.all():
-        raise DivergenceError(step, seeds[int(np.argmin(finite))])
+        where = np.unravel_index(np.argmin(finite), finite.shape)
+        raise DivergenceError(step, seeds[int(where[-1])])
 
 
 class TrainState(NamedTuple):

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import xarray as xr
 from matplotlib.figure import Figure
 
-from .config import Config
+from .config import Config, ConfigError
 
 __all__ = ["Check", "Preset", "Progress", "Study"]
 
@@ -95,6 +95,10 @@ class Study:
         run: ``run(config, *, seeds, progress) -> xr.Dataset``.
         figures: ``figures(ds) -> {name: Figure}``.
         checks: ``checks(ds) -> [Check]``.
+        batch_fields: config fields that keep every array shape; sweeps over them call
+            ``run_batch(configs, *, seeds, progress) -> [Dataset]``, one vmapped program.
+        headline: ``headline(ds) -> float``, the study's key number, plotted by sweeps
+            (default: the fraction of checks passed); ``headline_label`` names it.
     """
 
     name: str
@@ -105,6 +109,10 @@ class Study:
     run: Callable[..., xr.Dataset]
     figures: Callable[[xr.Dataset], dict[str, Figure]]
     checks: Callable[[xr.Dataset], list[Check]]
+    batch_fields: tuple[str, ...] = ()
+    run_batch: Callable[..., list[xr.Dataset]] | None = None
+    headline: Callable[[xr.Dataset], float] | None = None
+    headline_label: str = ""
 
     def make_config(
         self,
@@ -114,8 +122,6 @@ class Study:
         overrides: Sequence[str] = (),
     ) -> Config:
         """Preset values, then ``values`` (e.g. from a file), then ``field=value`` overrides."""
-        from .config import ConfigError
-
         if preset not in self.presets:
             raise ConfigError(
                 f"study '{self.name}' has no preset '{preset}'; presets are: "

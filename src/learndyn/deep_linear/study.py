@@ -116,61 +116,83 @@ def _runs(config: DeepLinearConfig) -> list[tuple[str, int]]:
     return runs + ([("random", 2)] if config.random_init else [])
 
 
+#: fields that keep every array shape: a sweep over them runs as one vmapped program
+BATCH_FIELDS = ("u0", "init_scale")
+
+
 def run(config: DeepLinearConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """Simulate every (init, depth) network for all seeds and evaluate the theory beside it."""
+    return run_batch([config], seeds=seeds, progress=progress)[0]
+
+
+def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Dataset]:
+    """:func:`run` for configs differing only in :data:`BATCH_FIELDS`, vmapped over them."""
+    config = configs[0]
+    for other in configs[1:]:
+        differ = [k for k, v in other.to_dict().items()
+                  if v != getattr(config, k) and k not in BATCH_FIELDS]
+        if differ:
+            raise ConfigError(f"run_batch: configs differ in '{differ[0]}', which changes shapes")
     task = make_task(config)
     r = len(task.s)
     if config.n_hidden < r:
         raise ConfigError(f"config field 'n_hidden': aligned init needs at least {r} hidden "
                           f"units (one per mode), got {config.n_hidden}")
-    if config.u0 >= task.s.min():
-        raise ConfigError(f"config field 'u0': must be below the smallest singular value "
-                          f"{task.s.min():.4g}, got {config.u0}")
+    for c in configs:
+        if c.u0 >= task.s.min():
+            raise ConfigError(f"config field 'u0': must be below the smallest singular value "
+                              f"{task.s.min():.4g}, got {c.u0}")
     steps = record_steps(config.num_steps, config.num_records, spacing=config.record_spacing)
     times = steps * config.lr
-    args = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in dict(
-        X=task.X, Y=task.Y, c=task.c, U=task.U, V=task.V, lr=config.lr, u0=config.u0,
-        init_scale=config.init_scale).items()}
+    shared = dict(X=task.X, Y=task.Y, c=task.c, U=task.U, V=task.V, lr=config.lr)
+    args = {k: jnp.asarray(np.stack([v] * len(configs)), dtype=jnp.float64)
+            for k, v in shared.items()}
+    args.update({k: jnp.asarray([getattr(c, k) for c in configs], dtype=jnp.float64)
+                 for k in BATCH_FIELDS})
 
-    labels, sims, losses, u0s, th_u, th_half = [], [], [], [], [], []
+    per_run = []  # (label, depth, kind, u_sim, loss_sim, u0) with a leading config axis
     for kind, depth in _runs(config):
         init, observe = _trainer(kind, depth, config.n_hidden, config.dtype)
         rec = simulate(init, _STEP, observe, seeds=seeds, record_at=steps, args=args,
-                       progress=progress, label=f"{kind} init, D={depth}")
+                       progress=progress, label=f"{kind} init, D={depth}", batched=True)
         u_sim = rec.values["mode_strength"].astype(np.float64)
         # theory starts from the simulation's own initial mode strengths
-        u0 = (rec.values["u0_eff"][:, 0] if depth == 2 else u_sim[:, 0]).astype(np.float64)
-        u_th = np.moveaxis(np.asarray(theory.mode_deep(task.s, u0, times, depth=depth)), 0, 1)
-        half = np.array([[theory.half_time(s, a, depth=depth) for s, a in zip(task.s, row)]
-                         for row in u0])
-        labels.append(f"{kind}_D{depth}")
-        sims.append(u_sim)
-        losses.append(rec.values["loss"].astype(np.float64))
-        u0s.append(u0)
-        th_u.append(u_th)
-        th_half.append(half)
+        u0 = (rec.values["u0_eff"][:, :, 0] if depth == 2 else u_sim[:, :, 0]).astype(np.float64)
+        per_run.append((kind, depth, u_sim, rec.values["loss"].astype(np.float64), u0))
+    return [_dataset(task, times, steps, seeds, [(k, d, u[b], lo[b], u0[b])
+                                                 for k, d, u, lo, u0 in per_run])
+            for b in range(len(configs))]
 
-    sims_a, th_a = np.stack(sims), np.stack(th_u)
+
+def _dataset(task: data.Task, times, steps, seeds, per_run) -> xr.Dataset:
+    """Theory beside simulation for one config; ``per_run`` = [(kind, depth, u, loss, u0)]."""
+    th_u, th_half = [], []
+    for _, depth, _, _, u0 in per_run:
+        th_u.append(np.moveaxis(np.asarray(theory.mode_deep(task.s, u0, times, depth=depth)),
+                                0, 1))
+        th_half.append([[theory.half_time(s, a, depth=depth) for s, a in zip(task.s, row)]
+                        for row in u0])
+    sims_a, th_a = np.stack([p[2] for p in per_run]), np.stack(th_u)
     dims_u = ("run", "seed", "time", "mode")
     ds = xr.Dataset(
         {
             "mode_strength_sim": (dims_u, sims_a),
             "mode_strength_theory": (dims_u, th_a),
-            "loss_sim": (("run", "seed", "time"), np.stack(losses)),
+            "loss_sim": (("run", "seed", "time"), np.stack([p[3] for p in per_run])),
             "loss_theory": (("run", "seed", "time"),
                             np.asarray(theory.mode_loss(th_a, task.s, task.loss_offset))),
             "t_half_sim": (("run", "seed", "mode"), observables.half_times(times, sims_a, task.s)),
-            "t_half_theory": (("run", "seed", "mode"), np.stack(th_half)),
-            "u0_eff": (("run", "seed", "mode"), np.stack(u0s)),
+            "t_half_theory": (("run", "seed", "mode"), np.array(th_half)),
+            "u0_eff": (("run", "seed", "mode"), np.stack([p[4] for p in per_run])),
         },
         coords={
-            "run": labels,
-            "depth": ("run", [d for _, d in _runs(config)]),
-            "init": ("run", [k for k, _ in _runs(config)]),
+            "run": [f"{kind}_D{depth}" for kind, depth, *_ in per_run],
+            "depth": ("run", [depth for _, depth, *_ in per_run]),
+            "init": ("run", [kind for kind, *_ in per_run]),
             "seed": list(seeds),
             "time": times,
             "step": ("time", steps),
-            "mode": np.arange(1, r + 1),
+            "mode": np.arange(1, len(task.s) + 1),
             "s": ("mode", task.s),
         },
     )
@@ -325,4 +347,8 @@ DEEP_LINEAR = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_batch,
+    headline=lambda ds: float(ds.t_half_sim.isel(mode=-1).mean()),
+    headline_label="half-learning time of the weakest mode (mean over runs, seeds)",
 )
