@@ -5,10 +5,11 @@
 >>> result.dataset, result.checks, result.figures, result.path  # doctest: +SKIP
 """
 
-from .api import Result, __version__, load, run
+from .api import Result, __version__, load, run, sweep
 from .core.config import Config, ConfigError, param
 from .core.engine import DivergenceError
 from .core.study import Check, Preset, Study
+from .core.sweep import SweepError
 from .registry import get as get_study
 from .registry import studies
 
@@ -20,10 +21,12 @@ __all__ = [
     "Preset",
     "Result",
     "Study",
+    "SweepError",
     "__version__",
     "get_study",
     "load",
     "param",
     "run",
     "studies",
+    "sweep",
 ]

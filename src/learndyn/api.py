@@ -19,10 +19,11 @@ import xarray as xr
 
 from . import registry
 from .core import store
+from .core import sweep as sweeps
 from .core.config import Config, ConfigError
 from .core.study import Check, Progress
 
-__all__ = ["Result", "load", "run"]
+__all__ = ["Result", "load", "run", "sweep"]
 
 try:
     __version__ = version("learndyn")
@@ -47,6 +48,17 @@ class Result:
     def passed(self) -> bool:
         """True when every check passed."""
         return all(c.passed for c in self.checks)
+
+
+def _build_config(st, preset, overrides, config_file) -> Config:
+    """Preset, then a config file, then overrides (a mapping or ``field=value`` strings)."""
+    values = dict(st.config.file_values(config_file)) if config_file else {}
+    assignments: Sequence[str] = ()
+    if isinstance(overrides, Mapping):
+        values.update(overrides)
+    elif overrides is not None:
+        assignments = list(overrides)
+    return st.make_config(preset, values=values, overrides=assignments)
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
@@ -87,30 +99,15 @@ def run(
         ConfigError: unknown study/preset/field, bad value, or ``out`` holding another run.
     """
     st = registry.get(study)
-    values = dict(st.config.file_values(config_file)) if config_file else {}
-    assignments: Sequence[str] = ()
-    if isinstance(overrides, Mapping):
-        values.update(overrides)
-    elif overrides is not None:
-        assignments = list(overrides)
-    config = st.make_config(preset, values=values, overrides=assignments)
+    config = _build_config(st, preset, overrides, config_file)
     seed_list = _seed_list(st.presets[preset].seeds if seeds is None else seeds)
     key = store.run_key(st.name, config.to_dict(), seed_list, __version__)
     target = Path(out) if out is not None else store.home() / f"{st.name}-{key}"
 
-    if target.exists():
-        if not target.is_dir():
-            raise ConfigError(f"--out {target} is a file, not a folder")
-        existing = store.stored_key(target)
-        if existing == key and not force:
-            cached = load(target)
-            cached.cached = True
-            return cached
-        if existing is None and any(target.iterdir()):
-            raise ConfigError(f"refusing to write into {target}: it holds files that are not a "
-                              "learndyn run")
-        if existing is not None and existing != key and not force:
-            raise ConfigError(f"{target} holds a different run; use --force to replace it")
+    if _claim(target, key, force, allowed=()):
+        cached = load(target)
+        cached.cached = True
+        return cached
 
     dataset = st.run(config, seeds=seed_list, progress=progress)
     dataset.attrs.update(
@@ -129,6 +126,103 @@ def run(
     finally:
         for fig in figures.values():
             plt.close(fig)
+    return load(target)
+
+
+def _claim(target: Path, key: str, force: bool, allowed: Sequence[str]) -> bool:
+    """May we write ``key`` to ``target``? True if it already holds it (re-use it).
+
+    Refuses a folder holding another run (unless ``force``) or files that are not a run's
+    (other than the names in ``allowed``).
+    """
+    if not target.exists():
+        return False
+    if not target.is_dir():
+        raise ConfigError(f"--out {target} is a file, not a folder")
+    existing = store.stored_key(target)
+    if existing == key and not force:
+        return True
+    run_files = {store.RESULTS, store.CONFIG, store.CHECKS, store.FIGURES, *allowed}
+    if existing is None and any(p.name not in run_files for p in target.iterdir()):
+        raise ConfigError(f"refusing to write into {target}: it holds files that are not a "
+                          "learndyn run")
+    if existing is not None and existing != key and not force:
+        raise ConfigError(f"{target} holds a different run; use --force to replace it")
+    return False
+
+
+def sweep(
+    study: str,
+    preset: str = "quick",
+    grid: Mapping[str, Sequence[Any]] | Sequence[str] = (),
+    seeds: int | Sequence[int] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    out: str | Path | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    dask_processes: bool = True,
+    retries: int = 1,
+    config_file: str | Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Result:
+    """Run ``study`` over a grid of config values and return the merged :class:`Result`.
+
+    Args:
+        grid: ``{"field": [v1, v2]}`` or ``["field=v1,v2", ...]``; the product is swept.
+        executor: ``"local"`` (this process), ``"processes"`` (spawned pool of ``workers``)
+            or ``"dask"`` (``scheduler`` address, or a local cluster of ``workers``;
+            ``dask_processes=False`` keeps its workers in this process).
+        retries: extra attempts for a failed task (fresh task keys).
+        out: the sweep folder (default ``<store>/<study>-sweep-<hash>``); finished tasks keep
+            their shards in ``out/shards``, so re-running resumes an interrupted sweep.
+        Others as in :func:`run`.
+
+    Raises:
+        SweepError: tasks still failing after the retries (their grid points are named;
+            finished shards stay on disk).
+    """
+    st = registry.get(study)
+    base = _build_config(st, preset, overrides, config_file)
+    if isinstance(grid, Mapping):
+        grid = [f"{k}=" + ";".join(sweeps._label_text(v) for v in values)
+                for k, values in grid.items()]
+    values = sweeps.parse_grid(base, list(grid))
+    seed_list = _seed_list(st.presets[preset].seeds if seeds is None else seeds)
+    grid_json = json.dumps(values, default=list)
+    key = store.run_key(f"{st.name}/sweep", {**base.to_dict(), "grid": grid_json}, seed_list,
+                        __version__)
+    target = Path(out) if out is not None else store.home() / f"{st.name}-sweep-{key}"
+    if _claim(target, key, force, allowed=("shards",)):
+        cached = load(target)
+        cached.cached = True
+        return cached
+    shard_dir = target / "shards"
+    if force and shard_dir.exists():
+        for shard in shard_dir.glob("*.nc"):
+            shard.unlink()
+    tasks = sweeps.plan(st, registry.target(st.name), base, values, seed_list, shard_dir,
+                        __version__)
+    failed = sweeps.execute(tasks, executor, workers=workers, scheduler=scheduler,
+                            dask_processes=dask_processes, retries=retries, progress=progress)
+    if failed:
+        lines = [f"{sweeps.point_label(dict(p))}: {msg}" for t, msg in failed.items()
+                 for p in t.points]
+        raise sweeps.SweepError(f"{len(lines)} grid point(s) failed after {retries} retries "
+                                f"(finished shards kept in {shard_dir}): " + "; ".join(lines))
+    dataset, checks = sweeps.merge(tasks, values)
+    dataset.attrs.update(study=st.name, preset=preset, config=base.to_json(),
+                         seeds=json.dumps(seed_list), version=__version__, key=key,
+                         grid=grid_json, kind="sweep")
+    fig = sweeps.headline_figure(dataset, values, st.headline_label)
+    header = (f"learndyn {__version__}: sweep of {st.name}, preset {preset}, seeds {seed_list}"
+              f"\ngrid: {grid_json}")
+    try:
+        store.write_files(target, dataset, base.to_toml(header), checks, {"headline": fig})
+    finally:
+        plt.close(fig)
     return load(target)
 
 

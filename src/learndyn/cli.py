@@ -1,17 +1,20 @@
-"""The ``learndyn`` command: ``list``, ``run``, ``show``.
+"""The ``learndyn`` command: ``list``, ``run``, ``sweep``, ``show``.
 
 Exit codes: 0 all checks passed; 3 the run finished but a check failed; 2 usage or config
-error; 1 anything else; 130 interrupted. Errors print one line (``--debug`` for the traceback).
+error; 1 anything else (a diverging run, sweep tasks that kept failing); 130 interrupted.
+Errors print one line (``--debug`` for the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -102,6 +105,39 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK if result.passed else EXIT_CHECKS
 
 
+def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    st = registry.get(args.study)
+    bar = _Bar(console)
+    try:
+        result = api.sweep(
+            st.name, preset=args.preset, grid=args.grid, seeds=args.seeds, overrides=args.set,
+            out=args.out, executor=args.executor, scheduler=args.scheduler,
+            workers=args.workers, retries=args.retries, config_file=args.config,
+            force=args.force, progress=bar,
+        )
+    finally:
+        bar.close()
+    ds = result.dataset
+    fields = list(json.loads(ds.attrs["grid"]))
+    table = Table(title=f"{st.name} sweep ({args.preset}): checks per grid point",
+                  title_justify="left")
+    for column in (*fields, "checks passed", st.headline_label or "headline"):
+        table.add_column(column)
+    stacked = ds[["check_passed", "headline"]].stack(point=fields)
+    for i in range(stacked.sizes["point"]):
+        point = stacked.isel(point=i)
+        passed = point.check_passed.values
+        known = passed[~np.isnan(passed.astype(float))]
+        table.add_row(*(str(point[f].values) for f in fields),
+                      f"{int(np.sum(known))}/{len(known)}", f"{float(point.headline):.4g}")
+    console.print(table)
+    where = "re-used stored sweep" if result.cached else "wrote"
+    console.print(f"{where}: {result.path}")
+    for path in result.figures.values():
+        console.print(f"  figure: {path}")
+    return EXIT_OK if result.passed else EXIT_CHECKS
+
+
 def _find_run(name: str) -> Path:
     path = Path(name)
     if path.is_dir():
@@ -158,6 +194,24 @@ def _parser() -> _Parser:
     p.add_argument("--out", metavar="DIR", help="write the run to DIR")
     p.add_argument("--force", action="store_true", help="recompute / replace a stored run")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    p = sub.add_parser("sweep", help="run a study over a grid of config values")
+    p.add_argument("study")
+    p.add_argument("--preset", default="quick", help="quick (default) or paper")
+    p.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2,...",
+                   help="values of a field to sweep (repeatable: the product is swept; "
+                        "list-valued fields separate values with ';')")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field (repeatable)")
+    p.add_argument("--config", metavar="FILE", help="TOML or JSON file of config fields")
+    p.add_argument("--seeds", type=int, metavar="N", help="number of seeds (default: preset's)")
+    p.add_argument("--executor", default="local", choices=("local", "processes", "dask"))
+    p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (processes, dask)")
+    p.add_argument("--retries", type=int, default=1, metavar="N",
+                   help="extra attempts for a failed task (default 1)")
+    p.add_argument("--out", metavar="DIR", help="write the sweep to DIR")
+    p.add_argument("--force", action="store_true", help="recompute every task")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     p = sub.add_parser("show", help="list stored runs, or show one")
     p.add_argument("run", nargs="?", help="run folder or stored run name (prefix)")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -177,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = _parser().parse_args(argv)
-        command = {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show}[args.command]
+        command = {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep,
+                   "show": _cmd_show}[args.command]
         return command(args, console)
     except _UsageError as e:
         _error(str(e))

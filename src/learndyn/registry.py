@@ -1,32 +1,59 @@
 """The study registry: name -> the module attribute holding its :class:`~learndyn.core.Study`.
 
-Families are imported only when one of their studies is asked for.
+Families are imported only when one of their studies is asked for. Studies outside the
+package register through the environment, which worker processes inherit::
+
+    LEARNDYN_STUDIES="my_study=mypackage.module:STUDY,other=pkg.mod:OTHER"
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 
 from .core.config import ConfigError
 from .core.study import Study
 
-__all__ = ["get", "studies"]
+__all__ = ["get", "studies", "target"]
 
 _REGISTRY: dict[str, str] = {
     "deep_linear": "learndyn.deep_linear.study:DEEP_LINEAR",
 }
 
 
+def _entries() -> dict[str, str]:
+    entries = dict(_REGISTRY)
+    for item in os.environ.get("LEARNDYN_STUDIES", "").split(","):
+        name, sep, target = item.partition("=")
+        if sep and ":" in target:
+            entries[name.strip()] = target.strip()
+        elif item.strip():
+            raise ConfigError(f"LEARNDYN_STUDIES: '{item}' is not of the form name=module:attr")
+    return entries
+
+
 def studies() -> list[str]:
     """Names of all registered studies."""
-    return list(_REGISTRY)
+    return list(_entries())
+
+
+def target(name: str) -> str:
+    """The ``module:attr`` a study is imported from (what worker processes import)."""
+    entries = _entries()
+    if name not in entries:
+        raise ConfigError(f"unknown study '{name}'; studies are: " + ", ".join(entries))
+    return entries[name]
 
 
 def get(name: str) -> Study:
     """The study called ``name`` (raises :class:`ConfigError` listing the known ones)."""
     if isinstance(name, Study):
         return name
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown study '{name}'; studies are: " + ", ".join(_REGISTRY))
-    module, attr = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    entries = _entries()
+    if name not in entries:
+        raise ConfigError(f"unknown study '{name}'; studies are: " + ", ".join(entries))
+    module, attr = entries[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"study '{name}': cannot load {entries[name]} ({err})") from None

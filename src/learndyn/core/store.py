@@ -32,6 +32,8 @@ from .study import Check
 
 __all__ = [
     "StoreError",
+    "atomic_write",
+    "write_files",
     "home",
     "is_run",
     "list_runs",
@@ -131,6 +133,41 @@ def write_run(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def write_files(
+    path: str | Path,
+    dataset: xr.Dataset,
+    config_toml: str,
+    checks: Sequence[Check],
+    figures: Mapping[str, Any],
+) -> Path:
+    """Write the run files into an existing folder, each atomically, ``results.nc`` last.
+
+    For folders that hold more than one run's files (a sweep keeps its shards beside them).
+    """
+    path = Path(path).absolute()
+    (path / FIGURES).mkdir(parents=True, exist_ok=True)
+    for name, fig in figures.items():
+        atomic_write(path / FIGURES / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, dpi=120,
+                                                                               format="png"))
+    atomic_write(path / CONFIG, lambda tmp: Path(tmp).write_text(config_toml))
+    text = json.dumps([c.to_dict() for c in checks], indent=2) + "\n"
+    atomic_write(path / CHECKS, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path / RESULTS, lambda tmp: dataset.to_netcdf(tmp, engine="h5netcdf"))
+    return path
+
+
+def atomic_write(target: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``target``, then rename it over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _swap_in(new: Path, path: Path) -> None:

@@ -350,5 +350,5 @@ DEEP_LINEAR = Study(
     batch_fields=BATCH_FIELDS,
     run_batch=run_batch,
     headline=lambda ds: float(ds.t_half_sim.isel(mode=-1).mean()),
-    headline_label="half-learning time of the weakest mode (mean over runs, seeds)",
+    headline_label="weakest mode: half-learning time",
 )
