@@ -158,3 +158,13 @@ def test_cli_sweep(capsys, tmp_path):
     code = cli.main(["sweep", "sweep_toy", "--grid", "a=0.5", "--executor", "slurm"])
     _, err = capsys.readouterr()
     assert code == 2 and "invalid choice" in err
+
+
+def test_dask_scheduler_address(tmp_path):
+    from distributed import LocalCluster
+
+    local = _toy_sweep(tmp_path, "local", "local").dataset
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        remote = _toy_sweep(tmp_path, "remote", "dask", scheduler=cluster.scheduler_address)
+    np.testing.assert_array_equal(remote.dataset.x_sim.values, local.x_sim.values)
