@@ -78,11 +78,17 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
     table = Table(title="learndyn studies", title_justify="left")
     for column in ("study", "presets", "claim"):
         table.add_column(column, overflow="fold")
+    broken = 0
     for name in registry.studies():
-        st = registry.get(name)
+        try:
+            st = registry.get(name)
+        except ConfigError as err:  # one broken study must not hide the others
+            broken += 1
+            table.add_row(name, "", f"[red]cannot load[/red]: {err}")
+            continue
         table.add_row(name, ", ".join(st.presets), st.claim)
     console.print(table)
-    return EXIT_OK
+    return EXIT_ERROR if broken else EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
