@@ -1,0 +1,25 @@
+"""Gated deep linear networks and the neural race reduction (Saxe, Sodhani & Lewallen, 2022).
+
+Define a GDLN as a graph (:class:`GDLN`), its task as gated data (:func:`gated_data`), get the
+reduced per-mode theory (:func:`reduce`) and both side by side (:func:`compare`).
+"""
+
+from . import data, model, observables, theory
+from .compare import compare
+from .model import GDLN, GatedData, GraphError, gated_data
+from .theory import Reduction, ReductionError, reduce
+
+__all__ = [
+    "GDLN",
+    "GatedData",
+    "GraphError",
+    "Reduction",
+    "ReductionError",
+    "compare",
+    "data",
+    "gated_data",
+    "model",
+    "observables",
+    "reduce",
+    "theory",
+]
