@@ -198,8 +198,9 @@ class Reduction:
     def path_strengths(self, b):
         """b_p = prod_{e in p} b_e, shape (..., n_paths, r)."""
         b = jnp.asarray(b)
-        A = jnp.asarray(self.incidence)[:, :, None]
-        return jnp.prod(jnp.where(A, b[..., None, :, :], 1.0), axis=-2)
+        shape = b.shape[:-2] + (len(self.paths),) + b.shape[-2:]
+        A = jnp.broadcast_to(jnp.asarray(self.incidence)[:, :, None], shape)
+        return jnp.prod(jnp.where(A, jnp.broadcast_to(b[..., None, :, :], shape), 1.0), axis=-2)
 
     def rhs(self, t, b, args=None):
         """d b / dt (tau = 1) for strengths b of shape (E, r)."""
@@ -235,7 +236,8 @@ class Reduction:
         """L = L_yy - sum S b_p + 1/2 sum D b_j b_p, for b of shape (..., E, r)."""
         bp = self.path_strengths(b)
         quad_ = jnp.einsum("jpa,...ja,...pa->...", jnp.asarray(self.D), bp, bp)
-        return self.loss_yy - jnp.sum(jnp.asarray(self.S) * bp, axis=(-2, -1)) + 0.5 * quad_
+        linear = jnp.einsum("pa,...pa->...", jnp.asarray(self.S), bp)
+        return self.loss_yy - linear + 0.5 * quad_
 
     def conserved(self, b) -> dict[str, Any]:
         """sum_in b_e^2 - sum_out b_e^2 per hidden node and mode, shape (..., r)."""
@@ -415,7 +417,7 @@ def routing_rhs(t, b, args):
 
 def _scaled_rhs(tau, b, args):
     s, M, K, T = args
-    return T * routing_rhs(tau, b, (s, M, K))
+    return T[None] * routing_rhs(tau, b, (s, M, K))
 
 
 def routing_cases(s, K, t_end, b0: float, fractions, *, M: int) -> np.ndarray:
