@@ -1,0 +1,20 @@
+"""Two-layer teacher-student networks: online SGD and the Saad-Solla/Goldt ODEs (NeurIPS 2019).
+
+Public pieces: :func:`simulate` (online SGD, order parameters per seed), the theory
+(:func:`theory.generalisation_error`, :func:`theory.integrate`, :func:`theory.fixed_point`) and
+the studies ``teacher_student`` and ``teacher_student_overparam``.
+"""
+
+from . import data, integrals, model, observables, theory
+from .study import TEACHER_STUDENT, TeacherStudentConfig, simulate
+
+__all__ = [
+    "TEACHER_STUDENT",
+    "TeacherStudentConfig",
+    "data",
+    "integrals",
+    "model",
+    "observables",
+    "simulate",
+    "theory",
+]

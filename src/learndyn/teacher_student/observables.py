@@ -1,0 +1,97 @@
+"""What is measured in teacher-student runs (Goldt et al., NeurIPS 2019).
+
+- eps_g from a run's own order parameters (:func:`learndyn.teacher_student.theory.
+  generalisation_error`: exact given Q, R, T, v; no test-set noise), and optionally a Monte-Carlo
+  estimate on fresh test inputs (:func:`eg_monte_carlo`, any activation);
+- log-log comparisons of error curves (:func:`log10_gap`), the local slope d ln eps / d ln t
+  (:func:`log_slope`), escape times from a plateau (:func:`crossing_times`);
+- time averages over the end of a run (:func:`tail_mean`) and the dead-unit flag of
+  over-parameterised both-layer runs (:func:`stuck`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import model
+
+__all__ = ["crossing_times", "eg_monte_carlo", "log10_gap", "log_slope", "stuck", "tail_mean"]
+
+
+@partial(jax.jit, static_argnames=("g", "n_samples", "chunk"))
+def _eg_mc(key, w, v, wstar, vstar, *, g, n_samples, chunk):
+    def body(total, k):
+        x = jax.random.normal(k, (chunk, w.shape[-1]), dtype=w.dtype)
+        diff = (jax.vmap(lambda x: model.output(g, w, v, x))(x)
+                - jax.vmap(lambda x: model.output(g, wstar, vstar, x))(x))
+        return total + jnp.sum(diff.astype(jnp.float64) ** 2), None
+
+    total, _ = jax.lax.scan(body, jnp.float64(0.0), jax.random.split(key, n_samples // chunk))
+    return 0.5 * total / (n_samples // chunk * chunk)
+
+
+def eg_monte_carlo(key, w, v, wstar, vstar, *, g: str = "erf", n_samples: int = 100_000,
+                   chunk: int = 1000):
+    """eps_g = 1/2 <(phi - phi*)^2> estimated on ``n_samples`` fresh Gaussian test inputs."""
+    chunk = min(chunk, n_samples)
+    return _eg_mc(key, jnp.asarray(w), jnp.asarray(v), jnp.asarray(wstar), jnp.asarray(vstar),
+                  g=g, n_samples=n_samples, chunk=chunk)
+
+
+def log10_gap(a, b, *, floor: float = 1e-10) -> np.ndarray:
+    """|log10 a - log10 b| where both exceed ``floor`` (NaN elsewhere)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ok = (a > floor) & (b > floor)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, np.abs(np.log10(np.where(ok, a, 1.0))
+                                   - np.log10(np.where(ok, b, 1.0))), np.nan)
+
+
+def log_slope(times, eg) -> np.ndarray:
+    """d ln eps / d ln t along the last axis (times > 0)."""
+    times = np.asarray(times, dtype=np.float64)
+    return np.gradient(np.log(np.asarray(eg, dtype=np.float64)), np.log(times), axis=-1)
+
+
+def crossing_times(times, eg, level) -> np.ndarray:
+    """First time eps falls below ``level`` (log-linear interpolation); NaN if never.
+
+    ``eg`` has shape (..., time); ``level`` broadcasts against its leading shape.
+    """
+    times, eg = np.asarray(times, dtype=np.float64), np.asarray(eg, dtype=np.float64)
+    level = np.broadcast_to(np.asarray(level, dtype=np.float64), eg.shape[:-1])
+    below = eg < level[..., None]
+    first = np.argmax(below, axis=-1)
+    reached = below.any(axis=-1)
+    i1 = np.maximum(first, 1)
+    e1 = np.log(np.take_along_axis(eg, i1[..., None], -1)[..., 0])
+    e0 = np.log(np.take_along_axis(eg, (i1 - 1)[..., None], -1)[..., 0])
+    t1, t0 = times[i1], times[i1 - 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip((e0 - np.log(level)) / (e0 - e1), 0.0, 1.0)
+    t = np.where(first == 0, times[0], t0 + frac * (t1 - t0))
+    return np.where(reached, t, np.nan)
+
+
+def tail_mean(times, values, fraction: float = 0.1) -> np.ndarray:
+    """Mean of ``values`` (..., time) over the last ``fraction`` of the time span."""
+    times = np.asarray(times, dtype=np.float64)
+    mask = times >= times[-1] - fraction * (times[-1] - times[0])
+    return np.asarray(values)[..., mask].mean(axis=-1)
+
+
+def stuck(eg_late, v_late, R_late, eg_ref, *, v_dead: float = 0.05, r_dead: float = 0.1):
+    """Dead-unit plateau flag of a both-layer run (spec check 9).
+
+    True when eps_g stays above 10 eg_ref over the late records (``eg_late``: (..., time)) while
+    some unit has |v_k| < ``v_dead`` and max_n |R_kn| < ``r_dead`` at the end
+    (``v_late``: (..., K), ``R_late``: (..., K, M)).
+    """
+    high = np.all(np.asarray(eg_late) > 10.0 * eg_ref, axis=-1)
+    dead = np.any((np.abs(v_late) < v_dead) & (np.max(np.abs(R_late), axis=-1) < r_dead),
+                  axis=-1)
+    return high & dead

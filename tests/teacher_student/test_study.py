@@ -1,0 +1,119 @@
+"""The teacher_student study end to end: quick preset, checks that can fail, bad input."""
+
+import numpy as np
+import pytest
+
+import learndyn
+from learndyn.core.config import ConfigError
+from learndyn.core.engine import DivergenceError
+from learndyn.teacher_student import TeacherStudentConfig, simulate
+from learndyn.teacher_student.study import TEACHER_STUDENT, checks
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "quick"
+    return learndyn.run("teacher_student", preset="quick", out=out)
+
+
+def test_quick_preset_passes_all_checks(quick):
+    failed = [c.name for c in quick.checks if not c.passed]
+    assert not failed, failed
+    assert len(quick.checks) == 8
+
+
+def test_quick_dataset_layout(quick):
+    ds = quick.dataset
+    assert ds.eg_sim.dims == ("seed", "time") and ds.eg_theory.dims == ("seed", "time")
+    assert ds.Q_sim.dims == ("seed", "time", "student", "student2")
+    assert ds.R_theory.dims == ds.R_sim.dims == ("seed", "time", "student", "teacher")
+    assert ds.sizes["seed"] == 4 and ds.sizes["time"] == 81
+    assert np.allclose(ds.time.values, ds.step.values / 500)
+    # the ODE starts from each seed's own initial overlaps
+    assert np.allclose(ds.Q_theory.isel(time=0), ds.Q_sim.isel(time=0), atol=1e-12)
+    assert np.allclose(ds.R_theory.isel(time=0), ds.R_sim.isel(time=0), atol=1e-12)
+    assert np.allclose(ds.eg_theory.isel(time=0), ds.eg_sim.isel(time=0), rtol=1e-10)
+    assert float(ds.eg_plateau_theory) == pytest.approx(0.01464, rel=1e-3)
+    assert set(quick.figures) == {"eg", "order_parameters"}
+    assert all(p.stat().st_size > 10_000 for p in quick.figures.values())
+
+
+def _broken(ds, **changes):
+    ds = ds.copy(deep=True)
+    for name, value in changes.items():
+        ds[name] = value
+    return {c.name: c.passed for c in checks(ds)}
+
+
+def test_checks_fail_when_theory_is_wrong(quick):
+    ds = quick.dataset
+    # an ODE 50% too high everywhere (e.g. a dropped factor 2/pi -> 1 in I2 would do worse)
+    result = _broken(ds, eg_theory=ds.eg_theory * 1.5)
+    assert not result["ODE vs SGD, t <= 50: max |log10 eps_sim - log10 eps_ODE|"]
+    # an ODE escaping twice as late
+    late = ds.eg_theory.interp(time=ds.time / 2.0).transpose(*ds.eg_theory.dims)
+    result = _broken(ds, eg_theory=late)
+    assert not result["escape time (eps < eps_plateau/10): max |t_ODE / t_sim - 1|"]
+
+
+def test_checks_fail_without_plateau_or_escape(quick):
+    ds = quick.dataset
+    decaying = ds.eg_sym_theory.copy(data=0.7 * np.exp(-ds.time_sym.values / 10.0))
+    result = _broken(ds, eg_sym_theory=decaying)
+    assert not result["plateau t in [15, 40]: max |d ln eps_sym / d ln t|"]
+    assert not result["symmetric start: min eps_sym / eps_plateau (to t_sym)"]
+    stuck = ds.eg_sim.copy(data=np.maximum(ds.eg_sim.values, float(ds.eg_plateau_theory)))
+    result = _broken(ds, eg_sim=stuck)
+    assert not result["escape: max over seeds of eps_sim(t_max) / eps_plateau"]
+
+
+def test_simulate_returns_initial_overlaps_and_noise_floor():
+    """sigma > 0, K = M = 1 (no plateau): the run ends on the ODE's noise floor (a fixed point
+    near the small-lr law); the Monte-Carlo eps_g agrees with the analytic one."""
+    config = TeacherStudentConfig(N=200, M=1, K=1, lr=1.0, sigma=0.1, t_max=60.0,
+                                  num_records=30, dtype="float64", eg_mc_samples=20_000,
+                                  t_sym=100.0)
+    ds = TEACHER_STUDENT.run(config, seeds=[0, 1])
+    start = ds.isel(time=0)
+    assert np.allclose(start.Q_sim.values, 1.0, atol=0.3)
+    assert np.allclose(np.abs(start.R_sim.values), 0, atol=0.3)
+    law = 1.0 * 0.1**2 / (2 * np.pi) / np.sqrt(3)
+    assert np.allclose(ds.eg_floor_theory.values, law, rtol=0.5)
+    result = {c.name: c for c in checks(ds)}
+    floor = result["noise floor: max |eps_sim(end) / eps_floor - 1|"]
+    assert floor.passed, floor
+    assert np.allclose(ds.eg_mc_sim.values, ds.eg_sim.values[:, -1], rtol=0.1)
+    wrong = _broken(ds, eg_floor_theory=ds.eg_floor_theory * 1.5)
+    assert not wrong["noise floor: max |eps_sim(end) / eps_floor - 1|"]
+
+
+def test_relu_simulates_without_ode():
+    config = TeacherStudentConfig(activation="relu", N=100, t_max=5.0, num_records=10)
+    ds = TEACHER_STUDENT.run(config, seeds=[0])
+    assert "eg_theory" not in ds and np.all(np.isfinite(ds.eg_sim))
+    assert checks(ds) == []
+    assert float(ds.Q_sim.isel(time=0).max()) < 1e-4  # small init
+
+
+@pytest.mark.parametrize(
+    "values, field",
+    [(dict(K=0), "K"), (dict(M=0), "M"), (dict(N=0), "N"), (dict(sigma=-0.1), "sigma"),
+     (dict(lr=-1.0), "lr"), (dict(activation="tanh"), "activation"),
+     (dict(t_max=1e-4), "t_max"), (dict(num_records=10_000, t_max=1.0), "num_records")],
+)
+def test_invalid_configs_name_the_field(values, field):
+    with pytest.raises(ConfigError, match=field):
+        TeacherStudentConfig(**values)
+
+
+def test_diverging_learning_rate_names_the_step():
+    config = TeacherStudentConfig(activation="linear", N=50, lr=5.0, t_max=10.0,
+                                  num_records=10, init_std=1.0)
+    with pytest.raises(DivergenceError, match="step") as info:
+        simulate(config, [0])
+    assert 1 <= info.value.step <= 500
+
+
+def test_paper_preset_is_valid():
+    config = TEACHER_STUDENT.make_config("paper")
+    assert (config.N, config.M, config.K, config.activation) == (784, 2, 2, "erf")
