@@ -67,6 +67,7 @@ def test_checks_fail_without_plateau_or_escape(quick):
     assert not result["escape: max over seeds of eps_sim(t_max) / eps_plateau"]
 
 
+@pytest.mark.slow
 def test_simulate_returns_initial_overlaps_and_noise_floor():
     """sigma > 0, K = M = 1 (no plateau): the run ends on the ODE's noise floor (a fixed point
     near the small-lr law); the Monte-Carlo eps_g agrees with the analytic one."""

@@ -55,6 +55,7 @@ __all__ = [
     "OrderParameters",
     "check_order_parameters",
     "denoising_state",
+    "drift",
     "erf_floor_law",
     "fixed_point",
     "generalisation_error",
@@ -173,6 +174,13 @@ def rhs(t, state: OrderParameters, args) -> OrderParameters:
     dR = lr * v[:, None] * F[:, K:] - kappa * R
     dv = (-lr2 * g2 - kappa * v) if train_v else jnp.zeros_like(v)
     return OrderParameters(dQ, dR, dv)
+
+
+@partial(jax.jit, static_argnames=("activation", "train_second_layer"))
+def drift(state: OrderParameters, T, vstar, params, *, activation: str = "erf",
+          train_second_layer: bool = False) -> OrderParameters:
+    """Compiled :func:`rhs` at ``state``; ``params = (lr, lr2, sigma, weight_decay)``."""
+    return rhs(0.0, state, (T, vstar, params, activation, train_second_layer))
 
 
 @partial(jax.jit, static_argnames=("activation", "train_v"))

@@ -1,0 +1,70 @@
+"""The teacher_student_overparam study: fixed points, laws, the linear SGD run, failing checks."""
+
+import numpy as np
+import pytest
+
+import learndyn
+from learndyn.core.config import ConfigError
+from learndyn.teacher_student.overparam import TEACHER_STUDENT_OVERPARAM, OverparamConfig, checks
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "overparam"
+    return learndyn.run("teacher_student_overparam", preset="quick", out=out)
+
+
+def test_quick_preset_passes_all_checks(quick):
+    failed = [c.name for c in quick.checks if not c.passed]
+    assert not failed, failed
+    assert len(quick.checks) == 10
+    assert set(quick.figures) == {"final_error_vs_K", "sgd_runs"}
+
+
+def test_quick_values(quick):
+    ds = quick.dataset
+    # erf first layer: eps* / (lr sigma^2/2pi) close to L + M/sqrt3, growing with K
+    unit = ds.eta * ds.sigma**2 / (2 * np.pi)
+    scaled = (ds.eg_star_theory_erf / unit).sel(eta=0.02).values
+    assert np.allclose(scaled, [2 / np.sqrt(3), 1 + 2 / np.sqrt(3), 2 + 2 / np.sqrt(3)],
+                       rtol=0.05)
+    assert np.allclose(ds.eg_star_theory_linear, ds.eg_star_law_linear, rtol=1e-6)
+    assert ds.stuck_sim.dtype == bool and not ds.stuck_sim.any()
+
+
+def _broken(ds, **changes):
+    ds = ds.copy(deep=True)
+    for name, value in changes.items():
+        ds[name] = value
+    return {c.name: c.passed for c in checks(ds)}
+
+
+def test_checks_fail_when_results_are_wrong(quick):
+    ds = quick.dataset
+    # a noise term missing a factor: first-layer floors 30% high, both-layer floors flat in K
+    result = _broken(ds, eg_star_theory_erf=ds.eg_star_theory_erf * 1.3,
+                     eg_star_theory_both=ds.eg_star_theory_both.copy(
+                         data=np.full(2, float(ds.eg_star_theory_both[0]))),
+                     eg_star_theory_linear=ds.eg_star_theory_linear * (1 + 1e-5),
+                     eg_star_sim=ds.eg_star_sim * 1.2)
+    for name, passed in result.items():
+        if name.startswith(("erf first layer: max |", "erf both layers: eps*",
+                            "linear first layer: max", "SGD linear")):
+            assert not passed, name
+    flat = ds.eg_star_theory_erf.copy(data=np.tile(ds.eg_star_theory_erf.values[:, :1], 3))
+    assert not _broken(ds, eg_star_theory_erf=flat)["erf first layer: min eps*(K+1) / eps*(K)"]
+
+
+@pytest.mark.parametrize("values, field", [
+    (dict(erf_K=(1, 2)), "erf_K"), (dict(both_K=(3,)), "both_K"),
+    (dict(linear_lr=0.6), "linear_lr"), (dict(sigma=-1.0), "sigma"),
+    (dict(sgd_activations=("tanh",)), "sgd_activations"), (dict(M=0), "M"),
+])
+def test_invalid_configs_name_the_field(values, field):
+    with pytest.raises(ConfigError, match=field):
+        OverparamConfig(**values)
+
+
+def test_paper_preset_is_valid():
+    config = TEACHER_STUDENT_OVERPARAM.make_config("paper")
+    assert config.sgd_modes == ("first", "both") and config.sgd_N == 784
