@@ -18,6 +18,9 @@ __all__ = ["get", "studies", "target"]
 
 _REGISTRY: dict[str, str] = {
     "deep_linear": "learndyn.deep_linear.study:DEEP_LINEAR",
+    "teacher_student": "learndyn.teacher_student.study:TEACHER_STUDENT",
+    "teacher_student_overparam": "learndyn.teacher_student.overparam:TEACHER_STUDENT_OVERPARAM",
+    "neural_race": "learndyn.gated_linear.study:NEURAL_RACE",
 }
 
 
