@@ -330,10 +330,14 @@ def init_aligned(key: jax.Array, net: GDLN, bases: Mapping[str, Any],
     R = dict(bases)
     hidden = [v for v in net.order if v not in R]
     r = max(np.shape(b)[1] for b in bases.values())
-    for v, k in zip(hidden, jax.random.split(key, max(len(hidden), 1))):
-        cols = min(net.nodes[v], r)
-        q, _ = jnp.linalg.qr(jax.random.normal(k, (net.nodes[v], cols), dtype=jnp.float64))
+    shapes = [(net.nodes[v], min(net.nodes[v], r)) for v in hidden]
+    sizes = [a * b for a, b in shapes]
+    noise = jax.random.normal(key, (sum(sizes),), dtype=jnp.float64)  # one draw: fast compile
+    start = 0
+    for v, shape, size in zip(hidden, shapes, sizes):
+        q, _ = jnp.linalg.qr(noise[start:start + size].reshape(shape))
         R[v] = q
+        start += size
     params = {}
     for e, (src, dst) in net.edges.items():
         k = min(R[src].shape[1], R[dst].shape[1])
@@ -345,18 +349,25 @@ def init_aligned(key: jax.Array, net: GDLN, bases: Mapping[str, Any],
 def init_random(key: jax.Array, net: GDLN, *, scale: float, orthogonal: bool = False,
                 dtype=jnp.float64) -> Params:
     """Independent random weights per edge: Gaussian N(0, scale^2/n_s), or, with
-    ``orthogonal``, ``scale`` times a matrix with orthonormal rows or columns."""
+    ``orthogonal``, ``scale`` times a Haar matrix with orthonormal rows or columns (edges of
+    one shape share one batched QR, which keeps compilation fast)."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for e in net.edges:
+        groups.setdefault(net.shape(e), []).append(e)
+    sizes = [len(names) * n_t * n_s for (n_t, n_s), names in groups.items()]
+    noise = jax.random.normal(key, (sum(sizes),), dtype=jnp.float64)  # one draw: fast compile
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
     params = {}
-    for e, k in zip(net.edges, jax.random.split(key, len(net.edges))):
-        n_t, n_s = net.shape(e)
-        g = jax.random.normal(k, (max(n_t, n_s), min(n_t, n_s)), dtype=jnp.float64)
+    for k, ((n_t, n_s), names) in enumerate(groups.items()):
+        g = noise[offsets[k]:offsets[k + 1]].reshape(
+            len(names), max(n_t, n_s), min(n_t, n_s))
         if orthogonal:
             q, r = jnp.linalg.qr(g)
-            q = q * jnp.sign(jnp.diag(r))[None, :]
-            w = q if n_t >= n_s else q.T
+            w = q * jnp.sign(jnp.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
         else:
-            w = (g if n_t >= n_s else g.T) / np.sqrt(n_s)
-        params[e] = (scale * w).astype(dtype)
+            w = g / np.sqrt(n_s)
+        for i, e in enumerate(names):
+            params[e] = (scale * (w[i] if n_t >= n_s else w[i].T)).astype(dtype)
     return params
 
 

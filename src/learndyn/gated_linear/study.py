@@ -109,20 +109,25 @@ def _observe(M: int, n_modes: int):
     return observe
 
 
-def _simulate(task, red, config, *, kinds, lr, steps, seeds, progress=None, label=""):
-    """Train the routing GDLN from each init in ``kinds`` (vmapped batch) for every seed."""
+def _simulate(task, red, config, *, kinds, lr, steps, seeds, progress=None, label="",
+              sigma0=None, b0=None):
+    """Train the routing GDLN from each init in ``kinds`` (vmapped batch) for every seed;
+    ``lr`` and ``sigma0`` are numbers or one value per batch entry."""
     U = red.bases["out0"][:, : red.r]
     V = red.bases["in0"][:, : red.r]
-    b0 = red.strengths(config.b0)
+    b0 = red.strengths(config.b0 if b0 is None else b0)
     B = len(kinds)
     extra = {"bases": {v: jnp.asarray(b) for v, b in red.io_bases().items()},
-             "b0": jnp.asarray(b0), "sigma0": jnp.float64(config.sigma0),
-             "U": jnp.asarray(U), "V": jnp.asarray(V), "target": jnp.asarray(task.Y.T)}
+             "b0": jnp.asarray(b0), "U": jnp.asarray(U), "V": jnp.asarray(V),
+             "target": jnp.asarray(task.Y.T)}
     extra = {k: jax.tree.map(lambda x: jnp.stack([x] * B), v) for k, v in extra.items()}
     extra["random"] = jnp.array([k == "random" for k in kinds])
+    sigma0 = config.sigma0 if sigma0 is None else sigma0
+    extra["sigma0"] = jnp.broadcast_to(jnp.asarray(sigma0, jnp.float64), (B,))
     data_b = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * B), task.data)
     rec = model.train(task.net, data_b, init=_init(task.net, config.dtype),
-                      lr=jnp.full(B, lr), record_at=steps, seeds=seeds,
+                      lr=jnp.broadcast_to(jnp.asarray(lr, jnp.float64), (B,)),
+                      record_at=steps, seeds=seeds,
                       observe=_observe(config.M, red.r), extra=extra, progress=progress,
                       label=label, batched=True)
     return {k: np.asarray(v, np.float64) for k, v in rec.values.items()}, b0
@@ -168,21 +173,22 @@ def run(config: NeuralRaceConfig, *, seeds, progress: Progress | None = None) ->
     p_map = np.asarray(red.path_strengths(b_map)).reshape(len(steps), M, M, r)
     loss_map = task.time_scale / 2 * np.sum(((s - p_map) ** 2).sum(-1)[:, task.trained], -1)
 
-    # K-scan: decoupled init, offsets 0..K-1, same lr, run to the same K t (one seed: the
-    # decoupled dynamics do not depend on the hidden bases drawn from the seed)
+    # K-scan: offsets 0..K-1, same lr, run to the same K t. Decoupled and random init in one
+    # batch of the same shape as above, so the compiled program is re-used.
     kmax = max(config.ks)
-    k_half, k_products = [], []
+    k_half, k_half_rnd, k_products = [], [], []
     for kk in config.ks:
         task_k = data.routing_task(M, tuple(range(kk)), n_hidden=config.n_hidden,
                                    num_samples=task.data.num_samples)
         red_k = theory.reduce(task_k.net, task_k.data)
         mult = kmax // kk
-        values, _ = _simulate(task_k, red_k, config, kinds=("decoupled",), lr=config.lr,
-                              steps=steps * mult, seeds=seeds[:1], progress=progress,
+        values, _ = _simulate(task_k, red_k, config, kinds=("decoupled", "random"),
+                              lr=config.lr, steps=steps * mult, seeds=seeds, progress=progress,
                               label=f"K-scan, K = {kk}")
-        mean = values["mode_product"][0, 0][:, task_k.trained, :].mean(axis=-2)
-        k_half.append(observables.half_times(times * mult, mean, s) * kk)
-        k_products.append(mean)
+        mean = values["mode_product"][:, :, :, task_k.trained, :].mean(axis=-2)
+        k_half.append(observables.half_times(times * mult, mean[0], s) * kk)
+        k_half_rnd.append(observables.half_times(times * mult, mean[1], s) * kk)
+        k_products.append(mean[0, 0])
 
     # theory: every flow in one solve (cases scaled to their own end times)
     fixed = np.array([theory.routing_fixed_point(sa, config.b0, M=M) for sa in s])  # (r, 2)
@@ -241,7 +247,8 @@ def run(config: NeuralRaceConfig, *, seeds, progress: Progress | None = None) ->
             "fixed_point_b1": (("mode",), fixed[:, 0]),
             "fixed_point_b2": (("mode",), fixed[:, 1]),
             "fixed_flow_b2": (("mode",), fixed_flow_b2),
-            "Kt_half_sim": (("K", "mode"), np.stack(k_half)),
+            "Kt_half_sim": (("K", "seed", "mode"), np.stack(k_half)),
+            "Kt_half_random_sim": (("K", "seed", "mode"), np.stack(k_half_rnd)),
             "K_flow_half_ratio": (("K", "mode"), k_ratio),
             "K_product_sim": (("K", "time", "mode"), np.stack(k_products)),
             "race_theory": (("race_time", "race_path"), race),
@@ -349,7 +356,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
     out.append(Check.at_most("flow: p(t_1/2(K_max) K_max/K) / s - 1/2",
                              np.max(np.abs(ds.K_flow_half_ratio.values - 0.5)) * 2, 1e-9,
                              "learning speed is proportional to K (t -> K t)"))
-    kt = ds.Kt_half_sim.values[:, distinct]
+    kt = ds.Kt_half_sim.values[..., distinct]
     out.append(Check.at_most("simulated K t_1/2 spread across K (max/min - 1)",
                              np.max(kt.max(axis=0) / kt.min(axis=0) - 1.0), 0.06,
                              "more trained pathways per domain learn proportionally faster"))
@@ -411,10 +418,12 @@ def figures(ds: xr.Dataset) -> dict:
     ax = axes[0, 3]
     plotting.theory_line(ax, t, ds.loss_theory, color="C0", label="reduced flow")
     plotting.sim_band(ax, t, ds.loss_sim.sel(init="decoupled").values, color="C0",
-                      max_markers=25)
+                      max_markers=25, label="decoupled init")
     plotting.sim_band(ax, t, ds.loss_sim.sel(init="random").values, color="C1",
                       max_markers=25, label="random init")
-    ax.set(title="loss (trained pathways)", xlabel="time t", ylabel="loss", yscale="log")
+    loss0 = float(ds.loss_theory[0])
+    ax.set(title="loss (trained pathways)", xlabel="time t", ylabel="loss", yscale="log",
+           ylim=(1e-8 * loss0, 3 * loss0))
     ax.legend(fontsize=7)
 
     fig_r, axes = plotting.figure(3, width=3.8)
@@ -425,7 +434,7 @@ def figures(ds: xr.Dataset) -> dict:
     for kk, color in zip(Ks, kcol):
         for m in modes:
             y = ds.K_product_sim.sel(K=kk, mode=m).values[None]
-            plotting.sim_band(ax, t * kmax, y, color=color, max_markers=20)
+            plotting.sim_band(ax, t * kmax, y, color=color, max_markers=60)
     for m in modes:
         plotting.theory_line(ax, t * kmax, ds.mode_product_theory.sel(mode=m), color="0.3")
     ax.set(title="K-scan: products vs K t", xlabel="K t", ylabel="mode product p")
