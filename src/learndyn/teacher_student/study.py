@@ -429,7 +429,7 @@ def figures(ds: xr.Dataset) -> dict:
         ax.set(xlabel="t = steps / N", ylabel=label, title=f"{label} (seed {int(sel.seed)})")
         plotting.legend_theory_sim(
             ax, [(f"{name}_{''.join(str(i + 1) for i in idx)}", c)
-                 for idx, c in zip(indices, cols)], fontsize=7, loc="upper left")
+                 for idx, c in zip(indices, cols)], fontsize=7, loc="best")
     out["order_parameters"] = fig2
     return out
 
