@@ -18,6 +18,7 @@ __all__ = ["get", "studies", "target"]
 
 _REGISTRY: dict[str, str] = {
     "deep_linear": "learndyn.deep_linear.study:DEEP_LINEAR",
+    "lazy_rich": "learndyn.deep_linear.lazy_rich:LAZY_RICH",
     "teacher_student": "learndyn.teacher_student.study:TEACHER_STUDENT",
     "teacher_student_overparam": "learndyn.teacher_student.overparam:TEACHER_STUDENT_OVERPARAM",
     "neural_race": "learndyn.gated_linear.study:NEURAL_RACE",

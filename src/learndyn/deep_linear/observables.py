@@ -4,7 +4,9 @@
   alpha (Saxe et al. 2014);
 - level times: the first time u_alpha reaches a fraction of s_alpha (s_alpha / 2: the
   half-learning time), by linear interpolation between records;
-- loss drops: the peaks of the log-loss rate -d ln L/dt, one per stage of stage-like learning.
+- loss drops: the peaks of the log-loss rate -d ln L/dt, one per stage of stage-like learning;
+- two-layer nets (Domine et al., ICLR 2025): the Neural Tangent Kernel from the representations,
+  the kernel distance between two times (Fort et al. 2020), relative representation change.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ from .model import product
 
 __all__ = [
     "half_times",
+    "kernel_distance",
     "level_times",
+    "loss_acceleration",
     "loss_drop_times",
     "mode_strengths",
+    "ntk",
+    "ntk_distance",
+    "ntk_from_representations",
+    "relative_change",
     "symmetric_strength",
 ]
 
@@ -85,3 +93,92 @@ def loss_drop_times(times: np.ndarray, loss: np.ndarray, *, contrast: float = 1.
     log_rate = np.log(np.maximum(rate, 1e-300))
     peaks, _ = find_peaks(log_rate, prominence=np.log(contrast))
     return times[peaks[loss[peaks] > floor * loss[0]]]
+
+
+def loss_acceleration(times: np.ndarray, loss: np.ndarray, *, floor: float = 1e-6) -> np.ndarray:
+    """How much the log-loss rate -d ln L/dt grows: its maximum over its initial value.
+
+    An exponential (lazy, kernel-like) loss curve keeps a constant rate (about 1); a sigmoidal
+    (rich) one starts on a plateau with a tiny rate and speeds up by orders of magnitude. Rates
+    are finite differences between records, over times while L > ``floor`` L(0) (below that
+    round-off dominates). ``loss`` has shape (..., time).
+    """
+    times, loss = np.asarray(times), np.asarray(loss, dtype=np.float64)
+    log = np.log(np.maximum(loss, np.finfo(np.float64).tiny))
+    rate = -np.diff(log, axis=-1) / np.diff(times)
+    valid = loss[..., 1:] > floor * loss[..., :1]
+    return np.max(np.where(valid, rate, -np.inf), axis=-1) / rate[..., 0]
+
+
+# ---- NTK of two-layer linear networks -----------------------------------------------------
+def ntk_from_representations(rep_in, rep_out, X):
+    r"""NTK from the representations: K = I_{N_o} (x) (X^T R_in X) + R_out (x) (X^T X).
+
+    ``rep_in`` = W1^T W1 (N_i x N_i), ``rep_out`` = W2 W2^T (N_o x N_o), X (N_i x P); outputs
+    ordered (output unit, sample), output-major, so K has shape (N_o P, N_o P). Leading batch
+    axes of the representations are allowed (the same on both).
+    """
+    rep_in, rep_out, X = jnp.asarray(rep_in), jnp.asarray(rep_out), jnp.asarray(X)
+    n_o, p = rep_out.shape[-1], X.shape[-1]
+    a = jnp.swapaxes(X, -1, -2) @ rep_in @ X  # (..., P, P)
+    g = X.T @ X
+    eye = jnp.eye(n_o, dtype=a.dtype)
+    k = (eye[:, None, :, None] * a[..., None, :, None, :]
+         + rep_out[..., :, None, :, None] * g[None, :, None, :])
+    return k.reshape(k.shape[:-4] + (n_o * p, n_o * p))
+
+
+def ntk(W1, W2, X):
+    r"""Empirical NTK of f(x) = W2 W1 x on inputs X (columns), by the block formula.
+
+    .. math:: K_{(o,p),(o',p')} = \sum_\theta \partial_\theta f_o(x_p)\,
+              \partial_\theta f_{o'}(x_{p'}) = \delta_{oo'}\,x_p^TW_1^TW_1x_{p'}
+              + (W_2W_2^T)_{oo'}\,x_p^Tx_{p'}
+
+    i.e. K = I (x) X^T W1^T W1 X + W2 W2^T (x) X^T X, shape (N_o P, N_o P), output-major.
+    """
+    W1, W2 = jnp.asarray(W1), jnp.asarray(W2)
+    return ntk_from_representations(jnp.swapaxes(W1, -1, -2) @ W1,
+                                    W2 @ jnp.swapaxes(W2, -1, -2), X)
+
+
+def kernel_distance(K0, K1):
+    """S = 1 - <K0, K1>_F / (||K0||_F ||K1||_F) over the last two axes (Fort et al. 2020).
+
+    0 for kernels equal up to scale, up to 1 for orthogonal ones.
+    """
+    K0, K1 = jnp.asarray(K0), jnp.asarray(K1)
+    inner = jnp.sum(K0 * K1, axis=(-2, -1))
+    return 1.0 - inner / jnp.sqrt(jnp.sum(K0**2, axis=(-2, -1)) * jnp.sum(K1**2, axis=(-2, -1)))
+
+
+def ntk_distance(rep_in0, rep_out0, rep_in1, rep_out1, X):
+    """:func:`kernel_distance` of the NTKs of two sets of representations, without forming K.
+
+    With A = X^T R_in X and G = X^T X, <K, K'>_F = N_o <A, A'> + tr(R_out') <A, G>
+    + tr(R_out) <G, A'> + <R_out, R_out'> <G, G> (Kronecker products factorise), so the cost
+    does not grow with N_o P squared. Batch axes broadcast (numpy).
+    """
+    X = np.asarray(X, np.float64)
+    g = X.T @ X
+    a0 = np.swapaxes(X, -1, -2) @ np.asarray(rep_in0) @ X
+    a1 = np.swapaxes(X, -1, -2) @ np.asarray(rep_in1) @ X
+    r0, r1 = np.asarray(rep_out0), np.asarray(rep_out1)
+    n_o = r0.shape[-1]
+
+    def dot(p, q):
+        return np.sum(p * q, axis=(-2, -1))
+
+    def tr(m):
+        return np.trace(m, axis1=-2, axis2=-1)
+
+    def inner(a, r, b, q):
+        return n_o * dot(a, b) + tr(q) * dot(a, g) + tr(r) * dot(g, b) + dot(r, q) * dot(g, g)
+
+    return 1.0 - inner(a0, r0, a1, r1) / np.sqrt(inner(a0, r0, a0, r0) * inner(a1, r1, a1, r1))
+
+
+def relative_change(R, R0):
+    """||R - R0||_F / ||R0||_F over the last two axes (numpy; batch axes broadcast)."""
+    R, R0 = np.asarray(R), np.asarray(R0)
+    return np.sqrt(np.sum((R - R0) ** 2, axis=(-2, -1)) / np.sum(R0**2, axis=(-2, -1)))

@@ -22,6 +22,13 @@ For D > 2 there is no elementary closed form: the scalar ODE is integrated (diff
 and the time to reach u is the quadrature :math:`t = (\tau/D)\int_{u_0}^{u} dv/(v^{2-2/D}(s-v))`.
 The loss is :math:`L = \tfrac12\sum_\alpha (s_\alpha-u_\alpha)^2 + L_\infty`: a staircase whose
 drops come at the half times, strongest mode first.
+
+lambda-balanced two-layer networks (Domine et al., ICLR 2025) are in
+:mod:`learndyn.deep_linear.balanced` and re-exported here: :func:`lambda_balanced_init`,
+:func:`qqt_trajectory` (the exact function W2 W1 and representations W1^T W1, W2 W2^T over
+time, any dimensions), :func:`mode_trajectory` (one aligned mode, any lambda; lambda = 0 is
+:func:`mode_saxe`), :func:`product_rhs`, :func:`final_representations` and the numerical
+reference :func:`gradient_flow`.
 """
 
 from __future__ import annotations
@@ -31,14 +38,54 @@ import numpy as np
 from scipy.integrate import quad
 
 from ..core import ode
+from .balanced import (
+    b_condition,
+    check_lambda_dims,
+    f_matrix,
+    final_representations,
+    gradient_flow,
+    gradient_flow_many,
+    lambda_balanced_init,
+    lambda_of,
+    mode_constants,
+    mode_lambda_rhs,
+    mode_trajectory,
+    product_rhs,
+    product_trajectory,
+    propagate_weights,
+    qqt_diagonal,
+    qqt_oneshot,
+    qqt_propagate,
+    qqt_trajectory,
+    representations,
+)
 
 __all__ = [
+    "b_condition",
+    "check_lambda_dims",
     "deep_mode_rhs",
+    "f_matrix",
+    "final_representations",
+    "gradient_flow",
+    "gradient_flow_many",
     "half_time",
+    "lambda_balanced_init",
+    "lambda_of",
+    "mode_constants",
     "mode_deep",
+    "mode_lambda_rhs",
     "mode_loss",
     "mode_saxe",
     "mode_time",
+    "mode_trajectory",
+    "product_rhs",
+    "product_trajectory",
+    "propagate_weights",
+    "qqt_diagonal",
+    "qqt_oneshot",
+    "qqt_propagate",
+    "qqt_trajectory",
+    "representations",
 ]
 
 
