@@ -1,0 +1,76 @@
+"""The induction-head setting: exemplar table, label pairs, evaluators and the transformer config
+(Singh, Moskovitz, Hill, Chan & Saxe, ICML 2024, Sec. 3).
+
+Training sequences ``x_1 y_1 x_2 y_2 x_q`` draw two distinct training classes; the query's
+class is one of them and the two labels are a random ordered training pair, re-drawn for every
+sequence, so only match-and-copy solves the task. Evaluators (fixed arrays from ``eval_seed``):
+
+- ``fsl_train``: training classes, exemplars and label pairs;
+- ``fsl_val_rl``: held-out label pairs (every label occurs in training, the pair never does);
+- ``fsl_train_valex``: held-out exemplars of training classes, the query a *different* exemplar
+  of its class than the one in the context (matching by class, not identity);
+- ``fsl_test_class``: unseen classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ..transformer import TransformerConfig
+from ..transformer import data as tdata
+
+__all__ = ["EVALUATORS", "Setting", "eval_sets", "setting"]
+
+EVALUATORS = ("fsl_train", "fsl_val_rl", "fsl_train_valex", "fsl_test_class")
+
+
+class Setting(NamedTuple):
+    """Everything a run needs besides the parameters: data, splits and the architecture."""
+
+    table: tdata.ExemplarTable
+    splits: dict[str, tdata.Split]
+    model: TransformerConfig
+
+
+def setting(config: Any) -> Setting:
+    """Build the setting of an induction-heads config (fields as in the study's Config)."""
+    table = tdata.synthetic_table(
+        n_train_classes=config.n_train_classes, n_test_classes=config.n_test_classes,
+        n_train_exemplars=config.n_train_exemplars,
+        n_heldout_exemplars=config.n_heldout_exemplars, dim=config.feature_dim,
+        noise=config.exemplar_noise, offset=config.feature_offset, relu=config.feature_relu,
+        seed=config.data_seed)
+    train_pairs, held_pairs = tdata.label_pairs(config.n_labels, config.n_heldout_pairs,
+                                                seed=config.pair_seed)
+    c_tr, e_tr = config.n_train_classes, config.n_train_exemplars
+    c_all = c_tr + config.n_test_classes
+    e_all = e_tr + config.n_heldout_exemplars
+    splits = {
+        "train": tdata.Split((0, c_tr), (0, e_tr), train_pairs, True),
+        "fsl_train": tdata.Split((0, c_tr), (0, e_tr), train_pairs, True),
+        "fsl_val_rl": tdata.Split((0, c_tr), (0, e_tr),
+                                  held_pairs if len(held_pairs) else train_pairs, True),
+        "fsl_train_valex": tdata.Split((0, c_tr), (e_tr, e_all), train_pairs, False),
+        "fsl_test_class": tdata.Split((c_tr, c_all), (0, e_tr), train_pairs, True),
+    }
+    model = TransformerConfig(
+        d_input=config.feature_dim, n_labels=config.n_labels, d_model=config.d_model,
+        n_layers=2, n_heads=config.n_heads, positional=config.positional, dtype=config.dtype)
+    return Setting(table, splits, model)
+
+
+def eval_sets(config: Any, s: Setting) -> dict[str, dict[str, jax.Array]]:
+    """Fixed evaluation batches (``n_strength`` sequences for ``fsl_train``, else ``n_eval``)."""
+    feats = jnp.asarray(s.table.features)
+    keys = jax.random.split(jax.random.key(config.eval_seed), len(EVALUATORS))
+    out = {}
+    for key, name in zip(keys, EVALUATORS):
+        n = config.n_strength if name == "fsl_train" else config.n_eval
+        split = s.splits[name]
+        draw = jax.jit(lambda k, f, split=split, n=n: tdata.sample(
+            k, f, split, batch=n, n_pairs=2, n_labels=config.n_labels))
+        out[name] = draw(key, feats)
+    return out
