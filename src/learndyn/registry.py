@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "teacher_student": "learndyn.teacher_student.study:TEACHER_STUDENT",
     "teacher_student_overparam": "learndyn.teacher_student.overparam:TEACHER_STUDENT_OVERPARAM",
     "neural_race": "learndyn.gated_linear.study:NEURAL_RACE",
+    "gated_generalisation": "learndyn.gated_linear.generalisation:GATED_GENERALISATION",
 }
 
 
