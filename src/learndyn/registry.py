@@ -23,6 +23,8 @@ _REGISTRY: dict[str, str] = {
     "teacher_student_overparam": "learndyn.teacher_student.overparam:TEACHER_STUDENT_OVERPARAM",
     "neural_race": "learndyn.gated_linear.study:NEURAL_RACE",
     "gated_generalisation": "learndyn.gated_linear.generalisation:GATED_GENERALISATION",
+    "induction_heads": "learndyn.induction_heads.study:INDUCTION_HEADS",
+    "induction_clamping": "learndyn.induction_heads.clamping:INDUCTION_CLAMPING",
 }
 
 
