@@ -25,6 +25,9 @@ _REGISTRY: dict[str, str] = {
     "gated_generalisation": "learndyn.gated_linear.generalisation:GATED_GENERALISATION",
     "induction_heads": "learndyn.induction_heads.study:INDUCTION_HEADS",
     "induction_clamping": "learndyn.induction_heads.clamping:INDUCTION_CLAMPING",
+    "task_abstraction": "learndyn.task_abstraction.study:TASK_ABSTRACTION",
+    "task_composition": "learndyn.task_abstraction.composition:TASK_COMPOSITION",
+    "task_abstraction_regimes": "learndyn.task_abstraction.regimes:TASK_ABSTRACTION_REGIMES",
 }
 
 
