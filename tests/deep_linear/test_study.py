@@ -64,7 +64,7 @@ def _aligned_error(lr: float) -> float:
 def test_gradient_descent_error_is_first_order_in_lr():
     """Euler discretisation of the flow: halving eta halves the error (ratio in [1.6, 2.4])."""
     ratio = _aligned_error(0.004) / _aligned_error(0.002)
-    assert 1.6 <= ratio <= 2.4
+    assert ratio == pytest.approx(2.0, abs=0.4)
 
 
 def _broken(ds, **changes):
@@ -121,7 +121,7 @@ def test_diverging_learning_rate_names_the_step():
                               num_records=20)
     with pytest.raises(DivergenceError, match="step") as info:
         DEEP_LINEAR.run(config, seeds=[0])
-    assert 1 <= info.value.step <= 200
+    assert info.value.step in range(1, 201)
 
 
 def test_paper_preset_holds_published_parameters():
