@@ -13,3 +13,34 @@ def store_home(tmp_path, monkeypatch):
     home = tmp_path / "store"
     monkeypatch.setenv("LEARNDYN_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def run_quick(tmp_path_factory):
+    """``run_quick(study)``: the study's quick preset, run once per test session."""
+    import learndyn
+
+    results = {}
+
+    def get(name):
+        if name not in results:
+            out = tmp_path_factory.mktemp("runs") / name
+            results[name] = learndyn.run(name, preset="quick", out=out)
+        return results[name]
+
+    return get
+
+
+def _recheck(checks, ds, **changes):
+    """``{check name: passed}`` after replacing some of ``ds``'s variables (for negative tests)."""
+    ds = ds.copy(deep=True)
+    for name, value in changes.items():
+        ds[name] = value
+    return {c.name: c.passed for c in checks(ds)}
+
+
+@pytest.fixture
+def recheck():
+    """``recheck(checks, ds, **changes)``: see :func:`_recheck` (test modules cannot import
+    conftest, so it comes as a fixture)."""
+    return _recheck

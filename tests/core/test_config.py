@@ -297,3 +297,13 @@ def test_unreadable_file(tmp_path):
     binary.write_bytes(b"\x89HDF\r\n\x1a\n\xff\xfe\x00")
     with pytest.raises(ConfigError, match="results.toml"):
         Toy.file_values(binary)
+
+
+def test_from_dataset_reads_the_stored_config_or_gives_defaults():
+    import xarray as xr
+
+    cfg = Toy().replace(lr=0.5, n=7)
+    assert Toy.from_dataset(xr.Dataset(attrs={"config": cfg.to_json()})) == cfg
+    assert Toy.from_dataset(xr.Dataset()) == Toy()
+    with pytest.raises(ConfigError, match="unknown config field 'bogus'"):
+        Toy.from_dataset(xr.Dataset(attrs={"config": '{"bogus": 1}'}))

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.deep_linear import balanced, lazy_rich
 from learndyn.deep_linear.lazy_rich import LAZY_RICH, LazyRichConfig, checks
@@ -14,9 +13,8 @@ SMALL = dict(lams=(-2.0, 0.0, 2.0), unequal_lams=(), reversal_lams=(), flow_chec
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "quick"
-    return learndyn.run("lazy_rich", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("lazy_rich")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -82,13 +80,6 @@ def test_float32_simulation_stays_within_the_bound():
     assert max(err.values()) <= 2 * 1e-3 * 3.0
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
 def test_checks_fail_when_the_theory_is_wrong(monkeypatch):
     """A closed form with a 5% wrong time constant and lambda 10% off fails the theory checks."""
     diagonal, propagate = balanced.qqt_diagonal, balanced.qqt_propagate
@@ -111,29 +102,29 @@ def test_checks_fail_when_the_theory_is_wrong(monkeypatch):
                       "U(Lambda +- lambda/2)U^T"]
 
 
-def test_checks_fail_when_claims_are_false(quick):
+def test_checks_fail_when_claims_are_false(quick, recheck):
     ds = quick.dataset
     # lazy layer moving: the representation check must fail
     moved = ds.rep_out_change_sim * 10.0
-    assert not _broken(ds, rep_out_change_sim=moved)["lambda = 10: rep_out relative change"]
+    assert not recheck(checks, ds, rep_out_change_sim=moved)["lambda = 10: rep_out relative change"]
     # a rich loss that decays exponentially has no plateau
     expo = ds.loss_sim.copy(data=np.exp(-np.broadcast_to(ds.time.values, ds.loss_sim.shape)))
-    result = _broken(ds, loss_sim=expo)
+    result = recheck(checks, ds, loss_sim=expo)
     assert not result["lambda = 0: loss acceleration max(-dlnL/dt) / initial (least over seeds)"]
     # an NTK that moves as much when lazy as when rich
     flat = ds.ntk_distance_sim.copy(data=np.broadcast_to(
         ds.ntk_distance_sim.sel(lam=0.0).values[:, None], ds.ntk_distance_sim.shape))
-    result = _broken(ds, ntk_distance_sim=flat)
+    result = recheck(checks, ds, ntk_distance_sim=flat)
     assert not result["S(T) at lambda = 0 / S(T) at |lambda| = 10 (sim)"]
     assert not result["NTK distance S(T): steps in |lambda| where it does not fall (sim)"]
     # a reversal that completes at lambda = 0
     done = ds.reversal_theory.copy(data=np.broadcast_to(
         ds.reversal_theory.sel(lam_reversal=1.0).values, ds.reversal_theory.shape))
-    result = _broken(ds, reversal_theory=done)
+    result = recheck(checks, ds, reversal_theory=done)
     assert not result["reversal, lambda = 0 (closed form): fraction of times with a(t) > 0"]
     # loss curves that differ between +lambda and -lambda
     asym = ds.loss_sim.where(ds.lam >= 0, ds.loss_sim * 1.001)
-    result = _broken(ds, loss_sim=asym)
+    result = recheck(checks, ds, loss_sim=asym)
     assert not result["+-lambda: loss and mode strengths (float64 gradient descent)"]
 
 

@@ -10,9 +10,8 @@ from learndyn.deep_linear.study import DEEP_LINEAR, DeepLinearConfig, checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "quick"
-    return learndyn.run("deep_linear", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("deep_linear")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -28,10 +27,10 @@ def test_quick_aligned_amplitude_error(quick):
     assert err <= 0.02 * 3.0
 
 
-def test_random_init_check_can_fail(quick):
+def test_random_init_check_can_fail(quick, recheck):
     ds = quick.dataset
     late = ds.t_half_sim.where(ds.init != "random", ds.t_half_sim * 1.15)
-    assert not _broken(ds, t_half_sim=late)["random_D2: half-time relative error"]
+    assert not recheck(checks, ds, t_half_sim=late)["random_D2: half-time relative error"]
 
 
 def test_quick_dataset_layout(quick):
@@ -67,35 +66,28 @@ def test_gradient_descent_error_is_first_order_in_lr():
     assert ratio == pytest.approx(2.0, abs=0.4)
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
-def test_checks_fail_when_theory_is_wrong(quick):
+def test_checks_fail_when_theory_is_wrong(quick, recheck):
     ds = quick.dataset
     # a theory that learns 20% too slowly: shift the theory curves in time
     slow = ds.mode_strength_theory.interp(time=ds.time / 1.2).fillna(0.0)
-    result = _broken(ds, mode_strength_theory=slow.transpose(*ds.mode_strength_theory.dims))
+    result = recheck(checks, ds, mode_strength_theory=slow.transpose(*ds.mode_strength_theory.dims))
     assert not result["aligned_D2: time shift sim vs theory (10/50/90% of s)"]
     assert not result["aligned_D3: time shift sim vs theory (10/50/90% of s)"]
 
 
-def test_checks_fail_when_order_or_stages_are_wrong(quick):
+def test_checks_fail_when_order_or_stages_are_wrong(quick, recheck):
     ds = quick.dataset
     reversed_halves = ds.t_half_sim.copy(data=ds.t_half_sim.values[..., ::-1])
-    result = _broken(ds, t_half_sim=reversed_halves)
+    result = recheck(checks, ds, t_half_sim=reversed_halves)
     assert not result["fraction of aligned runs x seeds learning modes in order"]
     smooth = ds.loss_sim.copy(data=np.exp(-np.broadcast_to(ds.time.values, ds.loss_sim.shape)))
-    result = _broken(ds, loss_sim=smooth)
+    result = recheck(checks, ds, loss_sim=smooth)
     assert not result["fewest distinct loss drops (any run, seed)"]
 
 
-def test_half_time_formula_check_can_fail(quick):
+def test_half_time_formula_check_can_fail(quick, recheck):
     ds = quick.dataset
-    result = _broken(ds, t_half_sim=ds.t_half_sim * 1.05)
+    result = recheck(checks, ds, t_half_sim=ds.t_half_sim * 1.05)
     assert not result["aligned_D2: t_half vs (tau/2s) ln(s/u0)"]
 
 

@@ -3,15 +3,13 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.gated_linear.generalisation import GatedGeneralisationConfig, checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "gated_generalisation"
-    return learndyn.run("gated_generalisation", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("gated_generalisation")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -25,24 +23,17 @@ def test_quick_preset_passes_all_checks(quick):
     np.testing.assert_allclose(ds.lr.values, 0.006 / ds.gain.values ** (1 / 3))
 
 
-def _passed(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return [c.passed for c in checks(ds)]
-
-
-def test_checks_fail_when_the_claim_is_false(quick):
+def test_checks_fail_when_the_claim_is_false(quick, recheck):
     ds = quick.dataset
     # no zero-shot generalisation anywhere: untrained pathways at E0 for every gain
     flat = ds.error_untrained_sim * 0 + ds.attrs["E0"]
-    assert _passed(ds, error_untrained_sim=flat) == [False, True, True, True]
+    assert list(recheck(checks, ds, error_untrained_sim=flat).values()) == [False, True, True, True]
     # untrained error falling with the gain: the lazy regime generalising
     rev = ds.error_untrained_sim.copy(data=ds.error_untrained_sim.values[::-1])
-    assert not all(_passed(ds, error_untrained_sim=rev))
+    assert not all(recheck(checks, ds, error_untrained_sim=rev).values())
     # a trained pathway left unfitted
     bad = ds.error_trained_sim + 0.01 * ds.attrs["E0"]
-    assert not _passed(ds, error_trained_sim=bad)[2]
+    assert not list(recheck(checks, ds, error_trained_sim=bad).values())[2]
 
 
 def test_bad_config():

@@ -3,15 +3,13 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.gated_linear.study import NeuralRaceConfig, checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "neural_race"
-    return learndyn.run("neural_race", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("neural_race")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -34,27 +32,21 @@ def test_quick_dataset_layout(quick):
     assert np.max(np.abs(final / ds.s.values - 1.0)) <= 1e-8
 
 
-def _passed(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
-def test_checks_fail_when_theory_is_wrong(quick):
+def test_checks_fail_when_theory_is_wrong(quick, recheck):
     ds = quick.dataset
     # a flow that learns 10% too slowly (e.g. a wrong time normalisation)
-    slow = _passed(ds, t_half_theory=ds.t_half_theory * 1.1)
+    slow = recheck(checks, ds, t_half_theory=ds.t_half_theory * 1.1)
     assert not slow["t_1/2 sim (lr/1) vs reduced flow, relative"]
     # a reduced map off by one part in 1e6 (e.g. a dropped gate factor in one path)
-    off = _passed(ds, mode_product_map=ds.mode_product_map * (1 + 1e-6))
+    off = recheck(checks, ds, mode_product_map=ds.mode_product_map * (1 + 1e-6))
     assert not off["decoupled GD vs discrete reduced map: mode products (/s)"]
     # a K-scan whose speed does not scale with K
     kt = ds.Kt_half_sim * (ds.K / ds.K.max()) ** 0.1
-    assert not _passed(ds, Kt_half_sim=kt)["simulated K t_1/2 spread across K (max/min - 1)"]
+    res = recheck(checks, ds, Kt_half_sim=kt)
+    assert not res["simulated K t_1/2 spread across K (max/min - 1)"]
     # conservation broken in the simulation
     drift = ds.conserved_sim + 0.2 * ds.time
-    assert not _passed(ds, conserved_sim=drift)[
+    assert not recheck(checks, ds, conserved_sim=drift)[
         "conservation drift along GD (relative to b2^2)"]
 
 

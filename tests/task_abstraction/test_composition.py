@@ -3,14 +3,12 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.task_abstraction.composition import checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "composition"
-    return learndyn.run("task_composition", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("task_composition")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -28,24 +26,18 @@ def test_layout(quick):
     assert not np.isnan(ds.time_to_threshold_sim).any()
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
-def test_checks_fail_when_claims_are_false(quick):
+def test_checks_fail_when_claims_are_false(quick, recheck):
     ds = quick.dataset
-    res = _broken(ds, weight_change_sim=ds.weight_change_sim + 0.2)
+    res = recheck(checks, ds, weight_change_sim=ds.weight_change_sim + 0.2)
     assert not res["flexible: relative change of sum_p ||W^p|| over the first composed block"]
     same = ds.time_to_threshold_sim.copy()
     same.loc[{"model": "forgetful"}] = same.sel(model="flexible").values
-    res = _broken(ds, time_to_threshold_sim=same)
+    res = recheck(checks, ds, time_to_threshold_sim=same)
     assert not res["first composed block: time to loss < 0.05, forgetful / flexible"]
-    res = _broken(ds, gate_recombination_error_sim=ds.gate_recombination_error_sim + 0.3)
+    res = recheck(checks, ds, gate_recombination_error_sim=ds.gate_recombination_error_sim + 0.3)
     assert not res["flexible: gate recombination error ||c_AB - (mu c_A + (1-mu) c_B)||_1, "
                    "first composed block"]
-    res = _broken(ds, sub_recombination_deviation_sim=ds.sub_recombination_deviation_sim + 0.2)
+    dev = ds.sub_recombination_deviation_sim + 0.2
+    res = recheck(checks, ds, sub_recombination_deviation_sim=dev)
     assert not res["subtask: per-unit gate recombination, mean |c - c_pred| (first composed "
                    "cycle)"]

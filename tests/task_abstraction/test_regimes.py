@@ -2,14 +2,12 @@
 
 import pytest
 
-import learndyn
 from learndyn.task_abstraction.regimes import checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "regimes"
-    return learndyn.run("task_abstraction_regimes", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("task_abstraction_regimes")
 
 
 def test_quick_preset_passes_all_checks(quick):

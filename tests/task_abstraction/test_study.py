@@ -3,15 +3,13 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.task_abstraction.study import TASK_ABSTRACTION, checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "quick"
-    return learndyn.run("task_abstraction", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("task_abstraction")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -34,32 +32,25 @@ def test_dataset_contract(quick):
     assert set(quick.figures) == {"task_abstraction", "switching"}
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
-def test_checks_fail_when_claims_are_false(quick):
+def test_checks_fail_when_claims_are_false(quick, recheck):
     ds = quick.dataset
     # forgetful switching as fast as flexible
     same = ds.time_to_threshold_sim.copy()
     same.loc[{"model": "forgetful"}] = same.sel(model="flexible").values
-    res = _broken(ds, time_to_threshold_sim=same)
+    res = recheck(checks, ds, time_to_threshold_sim=same)
     assert not res["late time to threshold: flexible / forgetful"]
     # a switching law off by a factor 2
-    res = _broken(ds, switch_time_law_theory=ds.switch_time_law_theory * 2)
+    res = recheck(checks, ds, switch_time_law_theory=ds.switch_time_law_theory * 2)
     assert not res["switching law: min late time / t_theta over tau_c"]
     # a within-block relation that ignores the gates
     flat = ds.norm_sq_theory.copy()
     flat.loc[{"model": "flexible"}] = ds.norm_sq_sim.sel(model="flexible").max("time").values[
         ..., None]
-    res = _broken(ds, norm_sq_theory=flat)
+    res = recheck(checks, ds, norm_sq_theory=flat)
     assert not res["flexible: within-block relation, max |sum||W||^2 sim - theory| / in-block "
                    "swing"]
     # gates that never become one-hot
-    res = _broken(ds, gates_block_end_sim=ds.gates_block_end_sim * 0 + 0.5)
+    res = recheck(checks, ds, gates_block_end_sim=ds.gates_block_end_sim * 0 + 0.5)
     assert not res["flexible: min active gate at block ends (last 10 blocks)"]
 
 

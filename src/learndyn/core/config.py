@@ -187,6 +187,12 @@ class Config:
             )
         return cls(**values)
 
+    @classmethod
+    def from_dataset(cls, ds: Any) -> Self:
+        """The config a result was computed with (``ds.attrs["config"]``), else the defaults."""
+        text = getattr(ds, "attrs", {}).get("config")
+        return cls.from_dict(json.loads(text)) if text else cls()
+
     def replace(self, **values: Any) -> Self:
         """A copy with some fields changed (validated again)."""
         return type(self).from_dict({**self.to_dict(), **values})

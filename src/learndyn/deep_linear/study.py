@@ -285,7 +285,7 @@ def _title(sel: xr.Dataset) -> str:
 
 def figures(ds: xr.Dataset) -> dict:
     """Mode strengths (theory lines through simulation bands) and loss curves, one panel per run."""
-    config = DeepLinearConfig.from_dict(_config_dict(ds))
+    config = DeepLinearConfig.from_dataset(ds)
     modes = list(config.plot_modes) or list(ds.mode.values)
     modes = [m for m in modes if m in ds.mode.values]
     runs = list(ds.run.values)
@@ -319,12 +319,6 @@ def figures(ds: xr.Dataset) -> dict:
                ylim=(1e-4 * loss0, 2 * loss0), xlim=(0, min(t[-1], 2 * max(halves))))
     plotting.legend_theory_sim(axes[0, -1], [("half times (theory)", "0.5")], fontsize=8)
     return {"mode_strengths": fig_u, "loss": fig_l}
-
-
-def _config_dict(ds: xr.Dataset) -> dict:
-    import json
-
-    return json.loads(ds.attrs["config"]) if "config" in ds.attrs else {}
 
 
 DEEP_LINEAR = Study(

@@ -25,7 +25,6 @@ private path.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -322,7 +321,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
                              err_p, 1e-8, "every pathway's mode products follow the reduction"))
     distinct = _distinct_modes(s)
     for k in ds.lr_divisor.values:
-        eta = _config(ds).get("lr", 0.02) / k
+        eta = NeuralRaceConfig.from_dataset(ds).lr / k
         t_sim = ds.t_half_lr_sim.sel(lr_divisor=k).values[:, distinct]
         err = np.max(np.abs(t_sim / ds.t_half_theory.values[distinct] - 1.0))
         out.append(Check.at_most(f"t_1/2 sim (lr/{k}) vs reduced flow, relative", err,
@@ -362,7 +361,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
                              "more trained pathways per domain learn proportionally faster"))
     race = ds.race_theory.values
     u0, v0 = race[0]
-    n = _config(ds).get("race_n", 4)
+    n = NeuralRaceConfig.from_dataset(ds).race_n
     inv = np.max(np.abs((race[:, 0] / u0) / (race[:, 1] / v0) ** n - 1.0))
     out.append(Check.at_most("minimal race: u/u0 = (v/v0)^n along the flow (relative)", inv,
                              1e-9, "shared and private paths race with rates n : 1"))
@@ -388,10 +387,6 @@ def _distinct_modes(s: np.ndarray) -> np.ndarray:
     """Indices of the first mode of each group of equal singular values."""
     keep = [0] + [i for i in range(1, len(s)) if not np.isclose(s[i], s[i - 1], rtol=1e-9)]
     return np.array(keep)
-
-
-def _config(ds: xr.Dataset) -> dict:
-    return json.loads(ds.attrs["config"]) if "config" in ds.attrs else {}
 
 
 # ---- figures -------------------------------------------------------------------------------
@@ -453,7 +448,7 @@ def figures(ds: xr.Dataset) -> dict:
                          label="shared path u")
     plotting.theory_line(ax, rt, ds.race_theory.sel(race_path="private"), color="C3",
                          label="private path v")
-    ax.set(title=f"minimal race (n = {_config(ds).get('race_n', 4)})", xlabel="time t",
+    ax.set(title=f"minimal race (n = {NeuralRaceConfig.from_dataset(ds).race_n})", xlabel="time t",
            ylabel="path product", yscale="log")
     ax.legend(fontsize=7)
     return {"verification": fig, "race": fig_r}

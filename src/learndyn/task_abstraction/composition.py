@@ -17,7 +17,6 @@ recombination predictions for the gates.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -311,10 +310,6 @@ def figures(ds: xr.Dataset) -> dict:
         ax.set(xlabel="output unit", title="subtask: per-unit gates at block ends")
         ax.grid(False)
     return {"task_composition": fig}
-
-
-def _config(ds: xr.Dataset) -> dict:
-    return json.loads(ds.attrs["config"]) if "config" in ds.attrs else {}
 
 
 TASK_COMPOSITION = Study(

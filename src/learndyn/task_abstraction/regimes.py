@@ -17,7 +17,6 @@ so no separate theory curve is drawn; symmetry breaking comes from the random in
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -226,10 +225,6 @@ def figures(ds: xr.Dataset) -> dict:
            title="grid A over training (seed mean)")
     ax.legend(fontsize=5, ncol=2, loc="lower right")
     return {"task_abstraction_regimes": fig}
-
-
-def _config(ds: xr.Dataset) -> dict:
-    return json.loads(ds.attrs["config"]) if "config" in ds.attrs else {}
 
 
 TASK_ABSTRACTION_REGIMES = Study(

@@ -16,7 +16,6 @@ the weights' norm and the gates, and the gate-switching law.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -224,9 +223,8 @@ def _late(x: xr.DataArray, n: int) -> xr.DataArray:
 
 def checks(ds: xr.Dataset) -> list[Check]:
     """The paper's claims with their tolerances (see docs/task_abstraction.md for the why)."""
-    cfg = _config(ds)
     S = float(ds.attrs["overlap"])
-    late_n = cfg.get("late_blocks", 4)
+    late_n = TaskAbstractionConfig.from_dataset(ds).late_blocks
     flex, forget = ds.sel(model="flexible"), ds.sel(model="forgetful")
     out: list[Check] = []
 
@@ -412,7 +410,7 @@ def figures(ds: xr.Dataset) -> dict:
                                fontsize=7, loc="upper right")
     ax = axes2[0, 1]
     if "law_tau_c" in ds.coords:
-        late_n = _config(ds).get("late_blocks", 4)
+        late_n = TaskAbstractionConfig.from_dataset(ds).late_blocks
         law = ds.law_tau_c.values
         grid = np.linspace(0, law.max() * 1.1, 50)
         plotting.theory_line(ax, grid, theory.switch_time(grid, S, theta), color="k",
@@ -435,10 +433,6 @@ def figures(ds: xr.Dataset) -> dict:
     ax.set(xlabel="time", ylabel="sum_p ||W^p||^2", title="within-block relation (seed 0)")
     ax.legend(fontsize=7, loc="lower right")
     return {"task_abstraction": fig, "switching": fig2}
-
-
-def _config(ds: xr.Dataset) -> dict:
-    return json.loads(ds.attrs["config"]) if "config" in ds.attrs else {}
 
 
 TASK_ABSTRACTION = Study(
