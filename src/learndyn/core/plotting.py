@@ -52,8 +52,10 @@ def colors(n: int) -> list:
 
 def theory_line(ax: Axes, x: np.ndarray, y: np.ndarray, *, color=None, label: str | None = None,
                 **kwargs) -> None:
-    """Theory: a solid line."""
-    ax.plot(np.asarray(x), np.asarray(y), "-", color=color, lw=1.6, label=label, **kwargs)
+    """Theory: a line, solid unless ``linestyle``/``ls`` says otherwise."""
+    if "ls" not in kwargs:
+        kwargs.setdefault("linestyle", "-")
+    ax.plot(np.asarray(x), np.asarray(y), color=color, lw=1.6, label=label, **kwargs)
 
 
 def sim_band(ax: Axes, x: np.ndarray, ys: np.ndarray, *, color=None, label: str | None = None,
