@@ -41,9 +41,11 @@ a = w1 w2, target s = dy*/dx and time constant tau = 2/(eta dx2): y = a^2 dx2,
 h = w1^2 dx2 = (sqrt(lambda^2 + 4a^2) - lambda) dx2/2, w = (a^2 - s a) dx2 and C = -lambda/eta
 (:func:`scalar_chain`, using :func:`learndyn.deep_linear.theory.mode_trajectory`).
 
-The ODE is integrated in (log h, y, w), which keeps h > 0 through many decades; the default
-solver is Dopri8 (tight tolerances at modest cost), and ``solver="kvaerno5"`` (implicit) is for
-stiff rate choices (eta_y h or eta_h dx2 y/h large against 1/T).
+The (h, y, w) form divides by h and is singular where h -> 0 (a start whose outputs must
+reverse, or dy2 = 0); it is integrated instead in the equivalent factor coordinates of
+:func:`rhs` (u = +-sqrt(h), g = y/h, p = (y - w)/u), which are polynomial and pass smoothly
+through h = 0. The default solver is Dopri8 (tight tolerances at modest cost); ``solver=
+"kvaerno5"`` (implicit) is for stiff rate choices (eta_y h or eta_h dx2 g large against 1/T).
 """
 
 from __future__ import annotations
@@ -71,15 +73,17 @@ __all__ = [
     "lazy_limit",
     "loss",
     "ode_rates",
+    "from_factors",
     "rhs",
+    "rhs_hyw",
     "rich_limit",
     "scalar_chain",
     "solve_hyw",
+    "to_factors",
 ]
 
 Convention = Literal["half_sum", "half_mse"]
 CONVENTIONS: tuple[str, ...] = ("half_sum", "half_mse")
-LOG_H_MIN = -700.0  # h is capped at e^-700 inside the vector field (the dy2 = 0 merge)
 
 
 def _f64(x):
@@ -99,16 +103,42 @@ def ode_rates(eta_h, eta_y, convention: Convention = "half_sum"):
     return eta_h * factor, eta_y * factor
 
 
-def rhs(t, state, args):
-    """Vector field in (log h, y, w); ``args = (dx2, dy2, eta_h, eta_y)`` (half_sum rates)."""
-    log_h, y, w = state
+def rhs_hyw(t, state, args):
+    """The ODE as stated, in (h, y, w); ``args = (dx2, dy2, eta_h, eta_y)`` (half_sum rates)."""
+    h, y, w = state
     dx2, dy2, eta_h, eta_y = args
-    h = jnp.exp(jnp.maximum(log_h, LOG_H_MIN))
-    inv_h = jnp.exp(-jnp.maximum(log_h, LOG_H_MIN))
-    d_log_h = -eta_h * dx2 * w * inv_h
-    dy = -w * (eta_y * h + eta_h * dx2 * y * inv_h)
-    dw = -0.5 * eta_y * (3.0 * w - y + dy2) * h - 0.5 * eta_h * dx2 * (y + w) * w * inv_h
-    return d_log_h, dy, dw
+    return (-eta_h * dx2 * w,
+            -w * (eta_y * h + eta_h * dx2 * y / h),
+            -0.5 * eta_y * (3.0 * w - y + dy2) * h - 0.5 * eta_h * dx2 * (y + w) * w / h)
+
+
+def rhs(t, state, args):
+    """The same ODE in factor coordinates (u, g, p), the form that is integrated.
+
+    u = +-sqrt(h) (signed encoder gain along the fixed direction of dh), g = y/h = ||D_y||^2,
+    p = (y - w)/u = <D_y dh/u, dy*>; then h = u^2, y = u^2 g, w = u^2 g - u p and
+
+        du/dt = -eta_h dx2 (u g - p)/2,  dg/dt = -eta_y u (u g - p),  dp/dt = -eta_y u (u p - dy2)/2.
+
+    Polynomial (no 1/h): smooth through h = 0, where dh flips sign (h = 0 is a singularity of
+    the (h, y, w) form only). ``args = (dx2, dy2, eta_h, eta_y)`` (half_sum rates).
+    """
+    u, g, p = state
+    dx2, dy2, eta_h, eta_y = args
+    err = u * g - p
+    return -0.5 * eta_h * dx2 * err, -eta_y * u * err, -0.5 * eta_y * u * (u * p - dy2)
+
+
+def to_factors(h, y, w):
+    """(h, y, w) -> (u, g, p) with u = +sqrt(h) > 0."""
+    u = jnp.sqrt(h)
+    return u, y / h, (y - w) / u
+
+
+def from_factors(u, g, p):
+    """(u, g, p) -> (h, y, w) = (u^2, u^2 g, u^2 g - u p)."""
+    h = u * u
+    return h, h * g, h * g - u * p
 
 
 _SOLVERS = {"dopri8": diffrax.Dopri8, "kvaerno5": diffrax.Kvaerno5}
@@ -116,10 +146,10 @@ _SOLVERS = {"dopri8": diffrax.Dopri8, "kvaerno5": diffrax.Kvaerno5}
 
 @partial(jax.jit, static_argnames=("rtol", "atol", "solver", "max_steps"))
 def _solve(h0, y0, w0, dx2, dy2, eta_h, eta_y, times, rtol, atol, solver, max_steps):
-    log_h, y, w = ode.solve(rhs, (jnp.log(h0), y0, w0), times, args=(dx2, dy2, eta_h, eta_y),
-                            rtol=rtol, atol=atol, max_steps=max_steps,
-                            solver=_SOLVERS[solver](), throw=False)
-    return jnp.exp(log_h), y, w
+    factors = ode.solve(rhs, to_factors(h0, y0, w0), times, args=(dx2, dy2, eta_h, eta_y),
+                        rtol=rtol, atol=atol, max_steps=max_steps, solver=_SOLVERS[solver](),
+                        throw=False)
+    return from_factors(*factors)
 
 
 def solve_hyw(h0, y0, w0, dx2, dy2, eta_h, eta_y, times, *, rtol: float = 1e-10,
@@ -130,7 +160,8 @@ def solve_hyw(h0, y0, w0, dx2, dy2, eta_h, eta_y, times, *, rtol: float = 1e-10,
     Scalars in (half_sum rates; see :func:`ode_rates`); the integration starts at ``times[0]``.
     Pure and jit/vmap/grad-safe (``vmap`` it over any argument, ``times`` included). It never
     raises on solver failure: a failed solve (step budget, non-finite state) is NaN throughout,
-    so a fit can discard that parameter set. ``atol`` applies to log h, y and w alike.
+    so a fit can discard that parameter set. Integrated in the factor coordinates of
+    :func:`rhs`; ``rtol``/``atol`` apply to (u, g, p).
     """
     if solver not in _SOLVERS:
         raise ConfigError(f"solver must be one of {', '.join(_SOLVERS)}; got {solver!r}")
@@ -162,6 +193,21 @@ def _validate(**values) -> None:
             raise ConfigError(f"{name} must be >= 0, got {arr}")
 
 
+REALISABLE_RTOL = 1e-4  # slack for measured (float32) distances in the Cauchy-Schwarz test
+
+
+def _check_realisable(y0, w0, dy2) -> None:
+    """<dy*, dy^> = y - w obeys (y - w)^2 <= y dy2 (Cauchy-Schwarz) for any real state."""
+    values = [_concrete(x) for x in (y0, w0, dy2)]
+    if any(v is None for v in values):
+        return
+    y0, w0, dy2 = values
+    excess = (y0 - w0) ** 2 - y0 * dy2
+    if np.any(excess > REALISABLE_RTOL * np.maximum((y0 - w0) ** 2, y0 * dy2) + 1e-300):
+        raise ConfigError("initial (y0, w0) is not realisable: need (y0 - w0)^2 <= y0 dy2, since "
+                          "y0 - w0 = <dy*, dy^>")
+
+
 def integrate(h0, y0, w0, *, dx2, dy2, eta_h, eta_y, times,
               convention: Convention = "half_sum", rtol: float = 1e-10, atol: float = 1e-12,
               solver: Literal["dopri8", "kvaerno5"] = "dopri8") -> xr.Dataset:
@@ -173,11 +219,13 @@ def integrate(h0, y0, w0, *, dx2, dy2, eta_h, eta_y, times,
     values are NaN. Use :func:`solve_hyw` inside jit/vmap/grad.
 
     Raises:
-        ConfigError: non-finite input, h0 <= 0, dx2 <= 0, dy2 < 0, a rate <= 0, times not
-            increasing, or an unknown convention/solver.
+        ConfigError: non-finite input, h0 <= 0, y0 < 0, dx2 <= 0, dy2 < 0, a rate <= 0,
+            (y0 - w0)^2 > y0 dy2 (no real state has it), times not increasing, or an unknown
+            convention/solver.
     """
     _check_convention(convention)
     _validate(h0=h0, y0=y0, w0=w0, dx2=dx2, dy2=dy2, eta_h=eta_h, eta_y=eta_y)
+    _check_realisable(y0, w0, dy2)
     t = np.asarray(times, dtype=np.float64).reshape(-1)
     if t.size < 1 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
         raise ConfigError("times must be finite and strictly increasing")
