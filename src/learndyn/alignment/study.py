@@ -155,11 +155,12 @@ def run(config: AlignmentConfig, *, seeds, progress: Progress | None = None) -> 
     report(2, 3, "observables")
 
     # micro: theory loss and conserved quantity
-    mean_gap0 = sim["mean_gap"][:, :1]
-    loss_th = np.stack([np.asarray(theory.loss(
-        ode["micro"]["y"][i], ode["micro"]["w"][i], dy2=config.dy2, times=t_micro,
-        eta_mean=config.eta_mean, mean_gap0=mean_gap0[i, 0],
-        convention=conventions[int(np.flatnonzero(kappa == m_k[i])[0])])) for i in range(n_m)])
+    by_convention = {c: np.asarray(theory.loss(
+        ode["micro"]["y"].T, ode["micro"]["w"].T, dy2=config.dy2, times=t_micro,
+        eta_mean=config.eta_mean, mean_gap0=sim["mean_gap"][:, 0], convention=c)).T
+        for c in conventions}
+    loss_th = np.where((m_k == KAPPA["half_sum"])[:, None], by_convention["half_sum"],
+                       by_convention["half_mse"])
 
     def cons(h, y, eh, ey):
         return np.asarray(theory.conserved(h, y, dx2=config.dx2, eta_h=eh[:, None],
@@ -369,8 +370,8 @@ def _rich_lazy(ds: xr.Dataset):
         plotting.theory_line(ax, t, sel.sweep_h_theory.sel(h0=h).values[1:], color=color,
                              label=f"h0 = {h:g}")
         ax.axhline(float(sel.h_final_theory.sel(h0=h)), color=color, ls=":", lw=0.8)
-    ax.set(xscale="log", yscale="log", xlabel="time", ylabel="h(t)",
-           title=f"h(t), eta_h/eta_y = {pair} (dotted: h_inf formula)")
+    ax.set(xscale="log", yscale="log", xlabel="time", ylabel="h(t)")
+    ax.set_title(f"h(t), eta_h/eta_y = {pair} (dotted: h_inf formula)", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 

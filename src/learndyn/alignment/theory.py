@@ -314,6 +314,8 @@ def chain_state(a, lam, *, s, dx2):
     by :func:`learndyn.deep_linear.model.split_squares`), y = a^2 dx2, w = (a^2 - s a) dx2.
     """
     a, lam = _f64(a), _f64(lam)
+    shape = np.broadcast_shapes(a.shape, lam.shape)
+    a, lam = jnp.broadcast_to(a, shape), jnp.broadcast_to(lam, shape)
     w1sq, _ = split_squares(a**2, lam)
     return w1sq * dx2, a**2 * dx2, (a**2 - s * a) * dx2
 
