@@ -32,7 +32,7 @@ def two_points(dx2: float, dy2: float, *, d_in: int = 1, d_out: int = 1
 
 
 def xor() -> tuple[np.ndarray, np.ndarray]:
-    """The XOR corners ``(4, 2)`` in the order (-,-), (-,+), (+,-), (+,+) and 0/1 targets ``(4, 1)``."""
+    """XOR corners ``(4, 2)``, ordered (-,-), (-,+), (+,-), (+,+), and 0/1 targets ``(4, 1)``."""
     x = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
     y = (x[:, :1] != x[:, 1:]).astype(float)
     return x, y

@@ -14,13 +14,17 @@ Procedure (the authors' two stages, computed differently):
 1. *Scale scan.* Fix the ratio by the rich fixed-point relation
    :math:`r = \eta_h/\eta_y = h_{final}^2/(dx2\, dy2)` and scan a common scale
    :math:`s = \eta_y` over a log grid (default 200 points, 1e-6..1e2). Every term of the ODE is
-   linear in the rates, so :math:`z(t; s, r) = Z_r(s t)`: the whole scan is **one** stiff
-   (Kvaerno5) solve of the unit-scale system with dense output, read at the times ``s t``.
-   (The scan also covers ``ratios`` ratios within a factor 4 of r: the same solve, vmapped.)
+   linear in the rates, so :math:`z(t; s, r) = Z_r(s t)`: the whole scan is **one** solve of
+   the unit-scale system (Dopri5, dense output, in the factor coordinates of
+   :func:`learndyn.alignment.theory.rhs`), read at the times ``s t``. The solve stops once it
+   sits at the fixed point (w = 0, y = dy2 to 1e-9), after which the state is constant.
+   The same vmapped solve also scans ``ratios`` ratios spread log-evenly over r /
+   ``ratio_range`` .. r ``ratio_range``, so a poor ratio guess (e.g. a lazy run, whose final h
+   is not the rich fixed point) is not fatal.
 2. *Local refinement* in :math:`(\log r, \log s)` (equivalently :math:`\log\eta_h,
-   \log\eta_y`): a zooming grid (``ratios`` x ``scales_per_level`` points, shrinking about the
-   best point each level). Each level is one vmapped solve per ratio. Failed solves give NaN
-   and are discarded.
+   \log\eta_y`): a zooming grid (``ratios`` x ``scales_per_level`` points about the best point,
+   its spans shrinking four-fold per level). Each level is one vmapped solve per ratio.
+   Failed solves give NaN and are discarded.
 
 Then the mean mode rate :math:`\eta_{\bar y}` is fitted on the loss curve with
 :func:`learndyn.alignment.theory.loss` (using the fitted (y, w)): a log grid 1e-5..1 and a
@@ -31,7 +35,6 @@ unit of ``times`` (epochs for networks).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import diffrax
@@ -70,14 +73,22 @@ def r_squared(measured: np.ndarray, fitted: np.ndarray, axis: int = -1) -> np.nd
     return 1.0 - res / tot
 
 
+def _at_fixed_point(t, z, args, **kwargs):
+    """w = 0 and y = dy2 (to 1e-9 relative): the only fixed point with h > 0."""
+    dy2 = args[1]
+    _, y, w = theory.from_factors(*z)
+    tol = 1e-9 * jnp.maximum(dy2, 1.0)
+    return (jnp.abs(w) <= tol) & (jnp.abs(y - dy2) <= tol)
+
+
 def _unit_solution(z0, dx2, dy2, ratio, t1):
-    """Dense solution with ODE rates (ratio, 1) up to time t1, in the factor coordinates of
-    :func:`learndyn.alignment.theory.rhs`."""
+    """Dense solution with ODE rates (ratio, 1) on [0, t1], in the factor coordinates of
+    :func:`learndyn.alignment.theory.rhs`; it stops early once at the fixed point."""
     return diffrax.diffeqsolve(
-        diffrax.ODETerm(theory.rhs), diffrax.Kvaerno5(), 0.0, t1, None,
+        diffrax.ODETerm(theory.rhs), diffrax.Dopri5(), 0.0, t1, None,
         theory.to_factors(z0[0], z0[1], z0[2]), args=(dx2, dy2, ratio, 1.0),
-        saveat=diffrax.SaveAt(dense=True),
-        stepsize_controller=diffrax.PIDController(rtol=1e-8, atol=1e-11),
+        saveat=diffrax.SaveAt(dense=True, t1=True), event=diffrax.Event(_at_fixed_point),
+        stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-12),
         max_steps=4096, throw=False)
 
 
@@ -85,24 +96,32 @@ def _unit_solution(z0, dx2, dy2, ratio, t1):
 def _solve(z0, dx2, dy2, ratio, t1):
     """Unit-scale dense solutions for L lanes (the only compiled solver); failed -> ok False."""
     sol = jax.vmap(_unit_solution)(z0, dx2, dy2, ratio, t1)
-    return sol.interpolation, sol.result == diffrax.RESULTS.successful
+    ok = (sol.result == diffrax.RESULTS.successful) | sol.event_mask
+    return sol.interpolation, ok, sol.ts[:, -1]
 
 
-def _read(interp, ok, times):
-    """(h, y, w) of every lane at ``times`` (L, M, T) -> (L, M, T, 3); NaN where failed."""
+def _read(interp, ok, t_end, times):
+    """(h, y, w) of every lane at ``times`` (L, M, T) -> (L, M, T, 3); NaN where failed.
+    After ``t_end`` (the fixed point was reached) the state is constant."""
+    times = jnp.minimum(times, t_end[:, None, None])
     factors = jax.vmap(lambda i, tt: jax.vmap(jax.vmap(i.evaluate))(tt))(interp, times)
     z = jnp.stack(theory.from_factors(*factors), axis=-1)
     return jnp.where(ok[:, None, None, None], z, jnp.nan)
 
 
 @jax.jit
-def _costs(interp, ok, scales, times, obs):
+def _costs(interp, ok, t_end, scales, times, obs):
     """J for every lane and scale: lanes (L,), ``scales`` (L, M), ``obs`` (L, T, 3)."""
-    z = _read(interp, ok, scales[:, :, None] * times[None, None, :])
+    z = _read(interp, ok, t_end, scales[:, :, None] * times[None, None, :])
     return jnp.sum((z - obs[:, None]) ** 2, axis=(2, 3))
 
 
 _curves = jax.jit(_read)
+
+
+def _pad(a: np.ndarray, width: int) -> np.ndarray:
+    """Pad the last axis to ``width`` by repeating its last column."""
+    return np.concatenate([a, np.repeat(a[:, -1:], width - a.shape[1], axis=1)], axis=1)
 
 
 def _nanargmin(costs: np.ndarray) -> np.ndarray:
@@ -115,8 +134,9 @@ def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
               dx2: np.ndarray | float, dy2: np.ndarray | float,
               loss: np.ndarray | None = None, mean_gap0: np.ndarray | float | None = None,
               convention: theory.Convention = "half_mse",
-              scales: np.ndarray | None = None, levels: int = 4, ratios: int = 17,
-              scales_per_level: int = 33) -> Fit:
+              scales: np.ndarray | None = None, levels: int = 6, ratios: int = 9,
+              ratio_range: float = 1e3,
+              scales_per_level: int = 25) -> Fit:
     r"""Fit :math:`(\eta_h, \eta_y)` (and :math:`\eta_{\bar y}` if ``loss`` is given).
 
     Args:
@@ -127,6 +147,7 @@ def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
         convention: the training loss convention (``"half_mse"``: 1/2 MSE; ``"half_sum"``).
         scales: stage-1 grid of the common scale (default ``logspace(-6, 2, 200)``).
         levels, ratios, scales_per_level: stage-2 zoom levels and grid size per level.
+        ratio_range: stage 1 scans ratios within this factor of the fixed-point guess.
 
     Returns:
         :class:`Fit` with arrays of the leading shape (rates per unit of ``times``, NaN where
@@ -154,7 +175,7 @@ def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
     best_cost = np.full(n, np.inf)
     u_r = np.linspace(-1.0, 1.0, ratios)
     u_r[ratios // 2] = 0.0
-    span_r, span_s = np.log(4.0), 1.5
+    span_r, span_s = np.log(ratio_range), 1.5
     lanes = lambda a: np.repeat(np.asarray(a), ratios, axis=0)  # noqa: E731
     z0_l, dx2_l, dy2_l, obs_l = (jnp.asarray(lanes(a)) for a in (z0, dx2_, dy2_, obs))
     t_j = jnp.asarray(t)
@@ -167,9 +188,13 @@ def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
             log_s = np.broadcast_to((best_s[:, None] + span_s * u_s[None, :])[:, None, :],
                                     (n, ratios, scales_per_level))
         log_s = log_s.reshape(n * ratios, -1)
-        interp, ok = _solve(z0_l, dx2_l, dy2_l, jnp.asarray(np.exp(log_r).reshape(-1)),
-                            jnp.asarray(np.exp(log_s.max(axis=1)) * t[-1]))
-        c = np.asarray(_costs(interp, ok, jnp.asarray(np.exp(log_s)), t_j, obs_l))
+        interp, ok, t_end = _solve(z0_l, dx2_l, dy2_l, jnp.asarray(np.exp(log_r).reshape(-1)),
+                                   jnp.asarray(np.exp(log_s.max(axis=1)) * t[-1]))
+        # in blocks of scales_per_level scales: one compiled cost function for every level
+        chunks = np.array_split(np.exp(log_s), -(-log_s.shape[1] // scales_per_level), axis=1)
+        c = np.concatenate([np.asarray(_costs(interp, ok, t_end,
+                                              jnp.asarray(_pad(a, scales_per_level)), t_j,
+                                              obs_l))[:, :a.shape[1]] for a in chunks], axis=1)
         c = c.reshape(n, ratios, -1)
         idx = _nanargmin(c)
         k, m = np.unravel_index(idx, c.shape[1:])
@@ -178,19 +203,19 @@ def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
         best_r = np.where(better, log_r[np.arange(n), k], best_r)
         best_s = np.where(better, log_s.reshape(n, ratios, -1)[np.arange(n), k, m], best_s)
         best_cost = np.where(better, cand, best_cost)
-        if level > 0:
-            span_r, span_s = 2 * span_r / (ratios - 1), 2 * span_s / (scales_per_level - 1)
+        span_r = span_r / 4 if level > 0 else 2 * span_r / (ratios - 1)
+        span_s = span_s / 4 if level > 0 else span_s
 
     # the fitted curves: the best lane of the last level (re-solved only if it was not there)
     ode_eta_y = np.exp(best_s)
     ode_eta_h = np.exp(best_r) * ode_eta_y
     log_r = best_r[:, None] + np.zeros((1, ratios))
-    interp, ok = _solve(z0_l, dx2_l, dy2_l, jnp.asarray(np.exp(log_r).reshape(-1)),
-                        jnp.asarray(np.repeat(ode_eta_y, ratios) * t[-1]))
+    interp, ok, t_end = _solve(z0_l, dx2_l, dy2_l, jnp.asarray(np.exp(log_r).reshape(-1)),
+                               jnp.asarray(np.repeat(ode_eta_y, ratios) * t[-1]))
     pick = np.arange(n) * ratios
     interp = jax.tree.map(lambda a: a[pick], interp)
-    fitted = np.asarray(_curves(interp, ok[pick], jnp.asarray(ode_eta_y[:, None, None]
-                                                               * t[None, None, :])))[:, 0]
+    fitted = np.asarray(_curves(interp, ok[pick], t_end[pick],
+                                jnp.asarray(ode_eta_y[:, None, None] * t[None, None, :])))[:, 0]
     hf, yf, wf = fitted[..., 0], fitted[..., 1], fitted[..., 2]
     fit_loss = np.sum((fitted - obs) ** 2, axis=(1, 2))
     r2 = [r_squared(obs[..., i], fitted[..., i]) for i in range(3)]

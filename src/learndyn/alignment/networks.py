@@ -25,7 +25,6 @@ and all runs are fitted together.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
