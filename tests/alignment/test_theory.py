@@ -44,42 +44,45 @@ def _micro_scipy(seed, rates, kappa, times):
     return {k: np.asarray(v) for k, v in obs.items()}
 
 
+# one time grid for every trajectory: fine over the learning phase, coarse to t = 400
+TIMES = np.concatenate([np.linspace(0.0, 30.0, 61), np.geomspace(32.0, 400.0, 20)])
+LEARN = slice(0, 61)  # t <= 30
+
+
 @pytest.fixture(scope="module")
 def micro_runs():
     """Two seeds at the unequal rate pair, one in each loss convention (kappa = 1, 1/2)."""
-    times = np.linspace(0.0, 30.0, N)
-    return [(seed, kappa, _micro_scipy(seed, (1.0, 0.5, 2.0), kappa, times))
-            for seed, kappa in ((0, 1.0), (1, 0.5))], times
+    return [(seed, kappa, _micro_scipy(seed, (1.0, 0.5, 2.0), kappa, TIMES[LEARN]))
+            for seed, kappa in ((0, 1.0), (1, 0.5))], TIMES[LEARN]
 
 
 @pytest.fixture(scope="module")
 def odes(micro_runs):
-    """One vmapped solve: micro starts, the h0 sweep (both pairs), the chain, a merge case."""
-    runs, t_micro = micro_runs
-    t_sweep = np.concatenate([[0.0], np.geomspace(0.04, 400.0, N - 1)])
-    t_chain = np.linspace(0.0, 30.0, N)
-    chain = theory.scalar_chain(S, 0.01, LAMS, t_chain, eta=1.0, dx2=DX2)
-    rows = []  # (h0, y0, w0, dy2, eta_h, eta_y, times)
-    for seed, kappa, obs in runs:
+    """One :func:`theory.integrate` call (one vmapped solve): micro starts, the h0 sweep (both
+    pairs), the chain starts and a merge case, all as ``half_sum`` rates."""
+    runs, _ = micro_runs
+    chain = theory.scalar_chain(S, 0.01, LAMS, TIMES, eta=1.0, dx2=DX2)
+    rows = []  # (h0, y0, w0, dy2, eta_h, eta_y)
+    for _, kappa, obs in runs:
         eh, ey = theory.ode_rates(0.5, 2.0, "half_sum" if kappa == 1.0 else "half_mse")
-        rows.append((obs["h"][0], obs["y"][0], obs["w"][0], DY2, eh, ey, t_micro))
+        rows.append((obs["h"][0], obs["y"][0], obs["w"][0], DY2, eh, ey))
     for eh, ey in PAIRS:
-        rows += [(h0, 1e-8, 1e-8, DY2, eh, ey, t_sweep) for h0 in SWEEP_H0]
-    for i in range(len(LAMS)):
-        rows.append((chain["h"][0, i], chain["y"][0, i], chain["w"][0, i], DY2, 1.0, 1.0,
-                     t_chain))
-    rows.append((0.5, 1.0, 1.0, 0.0, 1.0, 1.0, t_sweep))  # dy2 = 0, A_high = -1.5: merge
-    cols = [jnp.asarray(np.stack([np.broadcast_to(r[k], np.shape(r[k])) for r in rows]))
-            for k in range(7)]
-    solve = jax.vmap(lambda h0, y0, w0, dy2, eh, ey, t: theory.solve_hyw(
-        h0, y0, w0, DX2, dy2, eh, ey, t, rtol=1e-12, atol=1e-14))
-    h, y, w = (np.asarray(v) for v in solve(*cols))
+        rows += [(h0, 1e-8, 1e-8, DY2, eh, ey) for h0 in SWEEP_H0]
+    rows += [(chain["h"][0, i], chain["y"][0, i], chain["w"][0, i], DY2, 1.0, 1.0)
+             for i in range(len(LAMS))]
+    rows.append((0.5, 1.0, 1.0, 0.0, 1.0, 1.0))  # dy2 = 0, A_high = -1.5: merge
+    h0, y0, w0, dy2, eh, ey = (np.array(c) for c in zip(*rows))
+    ds = theory.integrate(h0, y0, w0, dx2=DX2, dy2=dy2, eta_h=eh, eta_y=ey, times=TIMES,
+                          rtol=1e-12, atol=1e-14)
+    assert ds.h.dims == ("time", "batch_0") and ds.sizes["batch_0"] == len(rows)
+    h, y, w = (ds[v].values.T for v in "hyw")
     n_m, n_s = len(runs), len(PAIRS) * len(SWEEP_H0)
     return {
-        "micro": (h[:n_m], y[:n_m], w[:n_m]),
-        "sweep": tuple(v[n_m:n_m + n_s].reshape(len(PAIRS), len(SWEEP_H0), N) for v in (h, y, w)),
+        "micro": tuple(v[:n_m, LEARN] for v in (h, y, w)),
+        "sweep": tuple(v[n_m:n_m + n_s].reshape(len(PAIRS), len(SWEEP_H0), -1)
+                       for v in (h, y, w)),
         "chain": (h[n_m + n_s:-1], y[n_m + n_s:-1], w[n_m + n_s:-1]), "chain_dl": chain,
-        "merge": (h[-1], y[-1], w[-1]), "t_sweep": t_sweep, "t_chain": t_chain,
+        "merge": (h[-1], y[-1], w[-1]),
     }
 
 
@@ -212,27 +215,23 @@ def test_scalar_chain_is_deep_linear_lambda_balanced_mode(odes):
     np.testing.assert_allclose(h_inf, np.asarray(b6) * DX2, rtol=1e-13)
 
 
-def test_integrate_dataset_and_errors():
-    ds = theory.integrate(np.array([0.1, 1.0]), 1e-4, 1e-4, dx2=DX2, dy2=DY2, eta_h=2.0,
-                          eta_y=1.0, times=np.linspace(0.0, 5.0, 6), convention="half_mse")
-    assert ds.h.dims == ("time", "batch_0") and ds.sizes["batch_0"] == 2
-    assert np.allclose(ds.h.isel(time=0), [0.1, 1.0]) and np.all(ds.y.isel(time=-1) > 1e-4)
-    bad = [dict(h0=0.0), dict(eta_h=-1.0), dict(dy2=np.nan), dict(w0=0.5),
-           dict(convention="mse")]
+def test_integrate_errors():
+    """Invalid input raises ConfigError before any solve."""
+    bad = [dict(h0=0.0), dict(eta_h=-1.0), dict(dy2=np.nan), dict(w0=0.5), dict(y0=-1.0),
+           dict(convention="mse"), dict(times=[1.0, 0.0]), dict(solver="euler")]
     for change in bad:
         kw = dict(h0=0.1, y0=1e-4, w0=1e-4, dx2=DX2, dy2=DY2, eta_h=1.0, eta_y=1.0,
                   times=[0.0, 1.0])
         kw.update(change)
         with pytest.raises(ConfigError):
             theory.integrate(kw.pop("h0"), kw.pop("y0"), kw.pop("w0"), **kw)
-    with pytest.raises(ConfigError):
-        theory.integrate(0.1, 1e-4, 1e-4, dx2=DX2, dy2=DY2, eta_h=1.0, eta_y=1.0,
-                         times=[1.0, 0.0])
 
 
+@pytest.mark.slow  # compiles the reverse-mode program (~10-30 s)
 def test_solve_hyw_is_differentiable_and_fails_softly():
-    """grad with respect to the rates (for fits) and NaN, not an error, where a solve fails."""
-    times = jnp.linspace(0.0, 2.0, 3)
+    """grad with respect to a rate (for fits) matches finite differences; a diverging solve
+    gives NaN, not an error."""
+    times = jnp.array([0.0, 2.0])
 
     def final_h(eta_h):
         return theory.solve_hyw(0.2, 0.01, -0.05, DX2, DY2, eta_h, 1.0, times)[0][-1]
@@ -241,6 +240,4 @@ def test_solve_hyw_is_differentiable_and_fails_softly():
     eps = 1e-5
     fd = (final_h(0.8 + eps) - final_h(0.8 - eps)) / (2 * eps)
     assert np.isfinite(grad) and np.isclose(grad, fd, rtol=1e-6)
-    h, _, _ = jax.vmap(lambda e: theory.solve_hyw(0.2, 0.01, -0.05, DX2, DY2, e, 1.0, times,
-                                                  max_steps=50))(jnp.array([0.8, 1e6]))
-    assert np.all(np.isfinite(h[0])) and np.all(np.isnan(h[1]))
+    assert np.isnan(final_h(1e300))
