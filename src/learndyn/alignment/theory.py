@@ -277,6 +277,13 @@ def lazy_limit(h0, *, dx2, dy2, eta_h, eta_y):
     return h0 + _f64(eta_h) / _f64(eta_y) * _f64(dx2) * _f64(dy2) / h0
 
 
+def _broadcast(*arrays):
+    """Explicit numpy-style broadcasting (safe under jax_numpy_rank_promotion='raise')."""
+    arrays = [_f64(a) for a in arrays]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    return [jnp.broadcast_to(a, shape) for a in arrays]
+
+
 def _time_like(times, x):
     """``times`` shaped to broadcast against x whose leading axis is time (explicitly)."""
     t = _f64(times)
@@ -298,12 +305,11 @@ def loss(y, w, *, dy2, times=0.0, eta_mean=0.0, mean_gap0=0.0,
     half_mse: [2 e^{-2 eta t} mean_gap0 + w + (dy2 - y)/2]/4.
     """
     _check_convention(convention)
-    y, w = _f64(y), _f64(w)
     t, y = _time_like(times, y)
-    _, w = _time_like(times, w)
+    t, y, w, gap, eta, dy2 = _broadcast(t, y, w, mean_gap0, eta_mean, dy2)
     if convention == "half_sum":
-        return jnp.exp(-4.0 * eta_mean * t) * mean_gap0 + 0.25 * (2.0 * w - y + dy2)
-    return 0.25 * (2.0 * jnp.exp(-2.0 * eta_mean * t) * mean_gap0 + w + 0.5 * (dy2 - y))
+        return jnp.exp(-4.0 * eta * t) * gap + 0.25 * (2.0 * w - y + dy2)
+    return 0.25 * (2.0 * jnp.exp(-2.0 * eta * t) * gap + w + 0.5 * (dy2 - y))
 
 
 # ---- link to the lambda-balanced scalar chain (deep_linear) --------------------------------
