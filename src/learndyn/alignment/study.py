@@ -32,6 +32,7 @@ from . import micro, theory
 
 __all__ = ["ALIGNMENT", "AlignmentConfig", "checks", "figures", "run"]
 
+MAX_SEEDS_SHOWN = 4  # micro-model seeds drawn in the trajectory figure
 KAPPA = {"half_sum": 1.0, "half_mse": 0.5}  # loss = kappa * 1/2 sum_i ||y^_i - y_i||^2
 
 
@@ -318,24 +319,26 @@ def _trajectories(ds: xr.Dataset):
     pairs = list(ds.pair.values)
     names = [("h", "h = ||dh||^2"), ("y", "y = ||dy^||^2"), ("w", "w"), ("loss", "loss")]
     fig, axes = plotting.figure(len(names), len(pairs), width=3.3, height=2.7)
-    colors = plotting.colors(ds.sizes["seed"])
+    seeds = ds.seed.values[:MAX_SEEDS_SHOWN]
+    colors = plotting.colors(len(seeds))
     t = ds.time_micro.values
     every = max(1, len(t) // 25)
     for row, pair in enumerate(pairs):
         for col, (v, label) in enumerate(names):
             ax = axes[row, col]
-            for seed, color in zip(ds.seed.values, colors):
+            for seed, color in zip(seeds, colors):
                 plotting.theory_line(ax, t, sel[f"{v}_theory"].sel(pair=pair, seed=seed),
                                      color=color)
                 _markers(ax, t, sel[f"{v}_sim"].sel(pair=pair, seed=seed).values, color, every)
             if v == "y":
                 ax.axhline(float(ds.attrs["dy2"]), color="0.5", lw=0.8, ls=":")
             ax.set(xlabel="time", ylabel=label)
-            if v == "loss":
-                ax.set_yscale("log")
+            if v == "loss":  # below ~1e-13 of the start the loss is round-off
+                top = float(sel.loss_sim.sel(pair=pair).max())
+                ax.set(yscale="log", ylim=(1e-13 * top, 3 * top))
         axes[row, 0].set_title(f"eta_h/eta_y = {pair}", loc="left", fontsize=9)
-    plotting.legend_theory_sim(axes[0, -1], [(f"seed {s}", c) for s, c in
-                                             zip(ds.seed.values, colors)], fontsize=7)
+    plotting.legend_theory_sim(axes[0, -1], [(f"seed {s}", c) for s, c in zip(seeds, colors)],
+                               fontsize=7)
     fig.suptitle("ODE (lines) vs the micro-model's exact gradient flow (markers), 1/2 sum loss")
     return fig
 
@@ -365,10 +368,11 @@ def _rich_lazy(ds: xr.Dataset):
     pair = ds.pair.values[0]
     sel = ds.sel(pair=pair)
     t = ds.time.values[1:]
-    hues = plotting.colors(ds.sizes["h0"])
-    for h, color in zip(h0, hues):
+    shown = h0[np.unique(np.linspace(0, len(h0) - 1, min(len(h0), 6)).round().astype(int))]
+    hues = plotting.colors(len(shown))
+    for h, color in zip(shown, hues):
         plotting.theory_line(ax, t, sel.sweep_h_theory.sel(h0=h).values[1:], color=color,
-                             label=f"h0 = {h:g}")
+                             label=f"h0 = {h:.3g}")
         ax.axhline(float(sel.h_final_theory.sel(h0=h)), color=color, ls=":", lw=0.8)
     ax.set(xscale="log", yscale="log", xlabel="time", ylabel="h(t)")
     ax.set_title(f"h(t), eta_h/eta_y = {pair} (dotted: h_inf formula)", fontsize=9)
