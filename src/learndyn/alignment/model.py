@@ -90,12 +90,12 @@ def forward(params: Params, x: jax.Array, arch: Arch) -> tuple[jax.Array, list[j
     phi = ACTIVATIONS[arch.activation]
     a, hidden = x, []
     for n, (w, b) in enumerate(params[:-1]):
-        a = phi(a @ w + b)
+        a = phi(a @ w + b[None, :])
         if arch.residual and n >= 2:
             a = a + hidden[-2]
         hidden.append(a)
     w, b = params[-1]
-    return a @ w + b, hidden
+    return a @ w + b[None, :], hidden
 
 
 def representation(params: Params, x: jax.Array, arch: Arch) -> jax.Array:
