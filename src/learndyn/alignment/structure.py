@@ -96,10 +96,12 @@ def run(config: AlignmentStructureConfig, *, seeds, progress: Progress | None = 
     dy2 = _pair_values(data.pairwise_sq_distances(y))
     h = _pair_values(v["h"][:2][:, :, steps])                # (regime, seed, time, pair)
     y0 = _pair_values(v["y"][:2][:, :, 0])                   # (regime, seed, pair)
-    ratio = (f.eta_h / f.eta_y)[None, :, None]               # (1, seed, 1)
-    pred = np.asarray(theory.final_distance(h[:, :, 0], y0, dx2=dx2, dy2=dy2,
-                                            eta_h=ratio, eta_y=1.0))
-    rich_limit = np.asarray(theory.rich_limit(dx2=dx2, dy2=dy2, eta_h=ratio, eta_y=1.0))
+    ratio, dx2_b, dy2_b = np.broadcast_arrays((f.eta_h / f.eta_y)[None, :, None],
+                                              dx2[None, None, :], dy2[None, None, :], y0)[:3]
+    pred = np.asarray(theory.final_distance(h[:, :, 0], y0, dx2=dx2_b, dy2=dy2_b,
+                                            eta_h=ratio, eta_y=np.ones_like(ratio)))
+    rich_limit = np.asarray(theory.rich_limit(dx2=dx2_b, dy2=dy2_b, eta_h=ratio,
+                                              eta_y=np.ones_like(ratio)))
     rs = ("regime", "seed")
     return xr.Dataset(
         {
