@@ -31,6 +31,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import xarray as xr
+from matplotlib.ticker import NullFormatter
 
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
@@ -333,11 +334,16 @@ def figures(ds: xr.Dataset) -> dict:
             if sel.any():
                 sub = ds.isel(run=np.flatnonzero(sel))
                 ax.plot(sub.h_final_sim.values.ravel(), sub.h_final_theory.values.ravel(),
-                        marker, mfc="none", color=c, label=f"{name} ({regime})")
-    lim = [0, 1.05 * float(np.nanmax([ds.h_final_sim.max(), ds.h_final_theory.max()]))]
+                        marker, mfc="none", color=c,
+                        label=f"{name}" + (" (lazy contrast)" if regime == "lazy" else ""))
+    both = np.concatenate([ds.h_final_sim.values.ravel(), ds.h_final_theory.values.ravel()])
+    both = both[np.isfinite(both) & (both > 0)]
+    lim = [0.8 * both.min(), 1.25 * both.max()]
     ax.plot(lim, lim, "k--", lw=0.8)
-    ax.set(xscale="symlog", yscale="symlog", xlabel="measured final h",
+    ax.set(xscale="log", yscale="log", xlim=lim, ylim=lim, xlabel="measured final h",
            ylabel="fixed point from fitted rates", title="final representational distance")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=6)
     ax = axes[0, 1]
     contrast = str(ds.attrs.get("contrast_setting", "shallow"))
@@ -345,7 +351,8 @@ def figures(ds: xr.Dataset) -> dict:
         for k in np.flatnonzero((ds.regime.values == regime) & (ds.setting.values == contrast)):
             run = ds.isel(run=k)
             ax.plot(t, (run.h_sim / run.h0_sim).mean("seed"), ls,
-                    label=f"{regime}: g={float(run.gain):g}, dx2={float(run.dx2):.3g}")
+                    label=f"g={float(run.gain):g}, dx2={float(run.dx2):.3g}, "
+                          f"dy2={float(run.dy2):.3g}")
     ax.set(yscale="log", xlabel="epoch", ylabel="h / h0", title="rich vs lazy")
     ax.legend(fontsize=6)
     return {**fits, "alignment_networks_final": fig}
