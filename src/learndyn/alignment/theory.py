@@ -118,7 +118,8 @@ def rhs(t, state, args):
     u = +-sqrt(h) (signed encoder gain along the fixed direction of dh), g = y/h = ||D_y||^2,
     p = (y - w)/u = <D_y dh/u, dy*>; then h = u^2, y = u^2 g, w = u^2 g - u p and
 
-        du/dt = -eta_h dx2 (u g - p)/2,  dg/dt = -eta_y u (u g - p),  dp/dt = -eta_y u (u p - dy2)/2.
+        du/dt = -eta_h dx2 (u g - p)/2,  dg/dt = -eta_y u (u g - p),
+        dp/dt = -eta_y u (u p - dy2)/2.
 
     Polynomial (no 1/h): smooth through h = 0, where dh flips sign (h = 0 is a singularity of
     the (h, y, w) form only). ``args = (dx2, dy2, eta_h, eta_y)`` (half_sum rates).
