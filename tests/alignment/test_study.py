@@ -18,7 +18,7 @@ def quick(tmp_path_factory):
 def test_quick_preset_passes_all_checks(quick):
     failed = [c.name for c in quick.checks if not c.passed]
     assert not failed, failed
-    assert len(quick.checks) == 14
+    assert len(quick.checks) == 15
 
 
 def test_dataset_contract(quick):
@@ -28,7 +28,9 @@ def test_dataset_contract(quick):
     assert ds.h_sim.dims == ("pair", "convention", "seed", "time_micro")
     assert ds.h_theory.dims == ds.h_sim.dims and ds.sizes["seed"] == 4
     assert ds.sweep_h_theory.dims == ("pair", "h0", "time") and ds.sizes["time"] == 161
-    assert ds.h_final_theory.dims == ("pair", "h0")
+    assert ds.sweep_h_final_theory.dims == ("pair", "h0")
+    assert ds.h_final_sim.dims == ("pair", "convention", "seed")
+    assert 0 < int(ds.converged.sum()) < ds.converged.size  # the 0.99 filter is exercised
     assert ds.chain_h_theory.dims == ("lam", "time_chain")
     assert float(ds.time[-1]) == 400.0
     np.testing.assert_allclose(ds.h_rich_limit.sel(pair="1/1"), np.sqrt(0.5), rtol=1e-15)
@@ -57,10 +59,13 @@ def test_checks_fail_when_claims_are_false(quick):
     drift = ds.C_sim + 1e-6 * ds.time_micro
     assert not _broken(ds, C_sim=drift)[_name(ds, "conservation: micro-model")]
     # a fixed-point formula that ignores y0 (A_high = h0): wrong at small h0
-    h0 = ds.h0.broadcast_like(ds.h_final_theory)
+    h0 = ds.h0.broadcast_like(ds.sweep_h_final_theory)
     a_low2 = ds.eta_h / ds.eta_y * ds.attrs["dx2"] * ds.attrs["dy2"]
     naive = h0 / 2 + np.sqrt(h0**2 / 4 + a_low2)
-    assert not _broken(ds, h_final_theory=naive)[_name(ds, "fixed point: max |h(T)")]
+    assert not _broken(ds, sweep_h_final_theory=naive)[_name(ds, "fixed point: max |h(T)")]
+    # micro-model runs that end 2% away from their fixed point
+    off = _broken(ds, h_final_sim=ds.h_final_sim * 1.02)
+    assert not off[_name(ds, "micro-model: converged runs")]
     # a sweep that never leaves the initial scale: not rich
     lazy = ds.sweep_h_theory * 0 + ds.h0
     res = _broken(ds, sweep_h_theory=lazy)
