@@ -39,7 +39,7 @@ from ..core.study import Check, Preset, Progress, Study
 from . import data, fit, model, theory
 
 __all__ = ["ALIGNMENT_NETWORKS", "AlignmentNetworksConfig", "SETTINGS", "Setting",
-           "train_and_fit"]
+           "train_pairs"]
 
 
 class Setting(NamedTuple):
@@ -120,7 +120,7 @@ def _runs(config: AlignmentNetworksConfig) -> list[Run]:
     return runs
 
 
-def train_and_fit(setting: Setting, points: list[tuple[np.ndarray, np.ndarray]], gains, lrs,
+def train_pairs(setting: Setting, points: list[tuple[np.ndarray, np.ndarray]], gains, lrs,
                   *, epochs: int, seeds, fit_every: int, convention: str, dtype: str,
                   pair: tuple[int, int] = (0, 1), progress: Progress | None = None,
                   label: str = "") -> tuple[dict, np.ndarray]:
@@ -166,7 +166,7 @@ def run(config: AlignmentNetworksConfig, *, seeds, progress: Progress | None = N
     out: dict[str, np.ndarray] = {}
     for gi, (setting, members) in enumerate(groups.items()):
         points = [data.two_points(runs[k].dx2, runs[k].dy2) for k in members]
-        values, steps = train_and_fit(
+        values, steps = train_pairs(
             setting, points, [runs[k].gain for k in members], [runs[k].lr for k in members],
             epochs=epochs, seeds=seeds, fit_every=config.fit_every,
             convention=config.convention, dtype=config.dtype, progress=progress,
