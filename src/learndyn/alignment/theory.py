@@ -69,11 +69,11 @@ __all__ = [
     "chain_state",
     "conserved",
     "final_distance",
+    "from_factors",
     "integrate",
     "lazy_limit",
     "loss",
     "ode_rates",
-    "from_factors",
     "rhs",
     "rhs_hyw",
     "rich_limit",
@@ -240,7 +240,7 @@ def integrate(h0, y0, w0, *, dx2, dy2, eta_h, eta_y, times,
     h, y, w = (np.moveaxis(np.asarray(v), 0, -1).reshape((t.size,) + shape) for v in run(*flat))
     dims = ("time",) + tuple(f"batch_{i}" for i in range(len(shape)))
     return xr.Dataset({"h": (dims, h), "y": (dims, y), "w": (dims, w)}, coords={"time": t},
-                      attrs={"dx2_dy2_note": "h = ||dh||^2, y = ||dy^||^2, "
+                      attrs={"variables": "h = ||dh||^2, y = ||dy^||^2, "
                              "w = ||dy^||^2 - <dy*, dy^>", "convention": convention})
 
 
@@ -257,8 +257,8 @@ def final_distance(h0, y0, *, dx2, dy2, eta_h, eta_y):
     A_low^2/(sqrt(A_high^2/4 + A_low^2) - A_high/2) (no cancellation); dy2 = 0 with
     A_high <= 0 gives 0 (the representations merge). jnp in, jnp out; broadcasts.
     """
-    ratio = _f64(eta_h) / _f64(eta_y)
-    h0, y0, dx2, dy2 = (_f64(a) for a in (h0, y0, dx2, dy2))
+    h0, y0, dx2, dy2, eta_h, eta_y = _broadcast(h0, y0, dx2, dy2, eta_h, eta_y)
+    ratio = eta_h / eta_y
     a_high = h0 - ratio * dx2 * y0 / h0
     a_low2 = ratio * dx2 * dy2
     root = jnp.sqrt(0.25 * a_high**2 + a_low2)
