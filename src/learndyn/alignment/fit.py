@@ -47,6 +47,8 @@ from . import theory
 
 __all__ = ["Fit", "fit_rates", "r_squared"]
 
+_BUCKET = 4  # runs are fitted in multiples of this (one compiled solve for 1..4 runs)
+
 
 class Fit(NamedTuple):
     """Fitted rates and goodness of fit (arrays over the leading axes of the inputs)."""
@@ -162,7 +164,10 @@ def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
     flat = lambda a: np.broadcast_to(np.asarray(a, float), lead).reshape(-1)  # noqa: E731
     dx2_, dy2_ = flat(dx2), flat(dy2)
     obs = np.stack([h, y, w], axis=-1).reshape(-1, n_t, 3)
-    n = obs.shape[0]
+    n_real = obs.shape[0]
+    n = -(-n_real // _BUCKET) * _BUCKET  # pad the runs (repeat the last): fewer compiled shapes
+    pad = lambda a: np.concatenate([a, np.repeat(a[-1:], n - n_real, axis=0)])  # noqa: E731
+    obs, dx2_, dy2_ = pad(obs), pad(dx2_), pad(dy2_)
     z0 = obs[:, 0, :]
     t = times - times[0]
     factor = theory.ode_rates(1.0, 1.0, convention)[0]  # ODE rate per convention rate
@@ -216,6 +221,9 @@ def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
     interp = jax.tree.map(lambda a: a[pick], interp)
     fitted = np.asarray(_curves(interp, ok[pick], t_end[pick],
                                 jnp.asarray(ode_eta_y[:, None, None] * t[None, None, :])))[:, 0]
+    n = n_real
+    fitted, obs, ode_eta_h, ode_eta_y, dy2_ = (a[:n] for a in (fitted, obs, ode_eta_h,
+                                                               ode_eta_y, dy2_))
     hf, yf, wf = fitted[..., 0], fitted[..., 1], fitted[..., 2]
     fit_loss = np.sum((fitted - obs) ** 2, axis=(1, 2))
     r2 = [r_squared(obs[..., i], fitted[..., i]) for i in range(3)]
