@@ -117,3 +117,20 @@ def test_bad_architecture():
         model.Arch(activation="gelu").check()
     with pytest.raises(ValueError, match="layer"):
         model.Arch(depth=2, layer=2).check()
+
+
+def test_adam_matches_optax():
+    import optax
+
+    x, y = data.two_points(1.0, 0.5, d_in=2)
+    rec = model.train(SMALL, x[None], y[None], [0.8], [0.01], epochs=4, seeds=[1],
+                      optimizer="adam", dtype="float64")
+    params = model.init(jax.random.key(1), SMALL, 0.8, dtype=jnp.float64)
+    opt = optax.adam(0.01)
+    state = opt.init(params)
+    xs, ys = jnp.asarray(x), jnp.asarray(y)
+    for epoch in range(5):
+        value, grads = jax.value_and_grad(model.loss)(params, xs, ys, SMALL)
+        assert rec.values["loss"][0, 0, epoch] == pytest.approx(float(value), rel=1e-9)
+        updates, state = opt.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
