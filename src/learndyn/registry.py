@@ -28,6 +28,9 @@ _REGISTRY: dict[str, str] = {
     "task_abstraction": "learndyn.task_abstraction.study:TASK_ABSTRACTION",
     "task_composition": "learndyn.task_abstraction.composition:TASK_COMPOSITION",
     "task_abstraction_regimes": "learndyn.task_abstraction.regimes:TASK_ABSTRACTION_REGIMES",
+    "alignment": "learndyn.alignment.study:ALIGNMENT",
+    "alignment_networks": "learndyn.alignment.networks:ALIGNMENT_NETWORKS",
+    "alignment_structure": "learndyn.alignment.structure:ALIGNMENT_STRUCTURE",
 }
 
 

@@ -12,6 +12,7 @@ The output times start at t0 = 0.5, not 0, so the integration must start at ``ti
 
 from __future__ import annotations
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -75,3 +76,35 @@ def test_gradient_through_the_solve():
     for k in (0.3, 1.2):
         grad = jax.grad(final)(jnp.array(k))
         np.testing.assert_allclose(grad, -T * y0 * np.exp(-k * T), rtol=1e-7, atol=0)
+
+
+def test_implicit_solver_on_a_stiff_problem():
+    """dy/dt = -k (y - cos t), k = 1e4: Kvaerno5 takes few steps where Dopri8 would need ~k T."""
+    k, T = 1e4, 2.0
+    times = np.linspace(0.0, T, 5)
+
+    def stiff(t, y, args):
+        return -k * (y - jnp.cos(t))
+
+    y = solve(stiff, jnp.array(1.0), times, solver=diffrax.Kvaerno5(), rtol=1e-10, atol=1e-12,
+              max_steps=2000)
+    # exact: y = (k^2 cos t + k sin t)/(k^2 + 1) + c e^{-kt}, c = 1 - k^2/(k^2 + 1)
+    c = 1.0 / (k**2 + 1.0)
+    exact = (k**2 * np.cos(times) + k * np.sin(times)) / (k**2 + 1) + c * np.exp(-k * times)
+    np.testing.assert_allclose(y, exact, rtol=1e-8, atol=0)
+    with pytest.raises(RuntimeError, match="max"):  # an explicit solver runs out of steps
+        solve(stiff, jnp.array(1.0), times, solver=diffrax.Tsit5(), max_steps=2000)
+
+
+def test_failed_solve_gives_nan_without_throw():
+    """throw=False: per batch element, a failed solve is NaN and a good one is untouched."""
+    times = jnp.linspace(0.0, 1.0, 3)
+
+    def blow_up(t, y, args):
+        return args * y**2  # y(t) = 1/(1 - args t) blows up at t = 1/args
+
+    run = jax.vmap(lambda a: solve(blow_up, jnp.array(1.0), times, args=a, throw=False,
+                                   solver=diffrax.Tsit5()))
+    ys = run(jnp.array([0.5, 2.0]))
+    np.testing.assert_allclose(ys[0], 1.0 / (1.0 - 0.5 * times), rtol=1e-9)
+    assert np.all(np.isnan(ys[1]))

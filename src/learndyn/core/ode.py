@@ -5,6 +5,9 @@
 choices theory needs: an 8th-order Dormand-Prince solver with tight tolerances, float64, and
 reverse-mode differentiation through the solve (recursive checkpointing), so theory can sit
 inside ``jax.grad`` (e.g. meta-learning studies that optimise through the dynamics).
+A stiff problem can pass an implicit solver (``solver=diffrax.Kvaerno5()``), and a caller that
+scans many parameter sets can ask for NaN instead of an error where a solve fails
+(``throw=False``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def solve(
     rtol: float = 1e-10,
     atol: float = 1e-12,
     max_steps: int = 200_000,
+    solver: diffrax.AbstractSolver | None = None,
+    throw: bool = True,
 ) -> Any:
     """Integrate ``dy/dt = rhs(t, y, args)`` from ``y(times[0]) = y0``; return ``y(times)``.
 
@@ -38,7 +43,11 @@ def solve(
         times: increasing output times; integration starts at ``times[0]``.
         args: constants passed to ``rhs``.
         rtol, atol: local error tolerances of the adaptive step-size controller.
-        max_steps: solver step budget; exceeding it raises an error.
+        max_steps: solver step budget; exceeding it raises an error (see ``throw``).
+        solver: a diffrax solver; None means ``diffrax.Dopri8()`` (explicit, 8th order). For a
+            stiff problem pass an implicit one, e.g. ``diffrax.Kvaerno5()``.
+        throw: if False, a failed solve (step budget exhausted, non-finite state) returns NaN
+            at every output time instead of raising; under ``vmap`` per batch element.
 
     Returns:
         A pytree like ``y0`` with a leading axis of length ``len(times)``.
@@ -54,7 +63,7 @@ def solve(
         controller = diffrax.PIDController(rtol=rtol, atol=atol, step_ts=times)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(rhs),
-        diffrax.Dopri8(),
+        diffrax.Dopri8() if solver is None else solver,
         t0=times[0],
         t1=times[-1],
         dt0=None,
@@ -63,5 +72,9 @@ def solve(
         saveat=diffrax.SaveAt(ts=times),
         stepsize_controller=controller,
         max_steps=max_steps,
+        throw=throw,
     )
-    return sol.ys
+    if throw:
+        return sol.ys
+    ok = sol.result == diffrax.RESULTS.successful
+    return jax.tree.map(lambda y: jnp.where(ok, y, jnp.nan), sol.ys)
