@@ -6,3 +6,8 @@ fixed point, loss, scalar-chain link), :mod:`.micro` (the linearised micro-model
 gradient flow), :mod:`.study` (study ``alignment``). Trained networks, rate fitting and pairwise
 structure (studies ``alignment_networks``, ``alignment_structure``): docs/alignment_networks.md.
 """
+
+from . import data, fit, micro, model, theory
+from .fit import Fit, fit_rates
+
+__all__ = ["Fit", "data", "fit", "fit_rates", "micro", "model", "theory"]
