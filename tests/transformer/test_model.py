@@ -117,12 +117,21 @@ def test_unknown_hook_name_is_a_config_error(setup):
 def test_replace_with_own_cached_value_changes_nothing_bit_for_bit(setup):
     params, batch = setup
     clean = forward(params, batch, CFG)
-    for name in hook_names(CFG):
-        ref, cache = run_with_cache(params, batch, CFG, names=[name])
-        if not name.endswith("hook_result"):  # caching per-head results sums them instead
-            assert np.array_equal(ref, clean), name
-        iv = {name: Replace(cache[name], batched=True)}
-        assert np.array_equal(forward(params, batch, CFG, interventions=iv), ref), name
+    names = hook_names(CFG)
+    plain = [n for n in names if not n.endswith("hook_result")]
+    ref, cache = run_with_cache(params, batch, CFG, names=plain)
+    assert np.array_equal(ref, clean)  # caching changes nothing ...
+    full, cache_all = run_with_cache(params, batch, CFG)
+    np.testing.assert_allclose(full, clean, atol=1e-12)  # ... (per-head results are summed)
+    # every hook replaced by its own clean value at once: the cache records each activation
+    # after its intervention, so a Replace that altered any one of them shows up there
+    iv = {n: Replace(cache_all[n], batched=True) for n in names}
+    out, after = run_with_cache(params, batch, CFG, interventions=iv)
+    assert np.array_equal(out, full)
+    for n in names:
+        assert np.array_equal(after[n], cache_all[n]), n
+    iv = {n: Replace(cache[n], batched=True) for n in plain}
+    assert np.array_equal(forward(params, batch, CFG, interventions=iv), clean)
     mask = jnp.zeros((1, 1, 1), bool)  # all-false mask
     iv = {"blocks.0.attn.hook_pattern": Replace(jnp.ones((1, 1, 1)), mask)}
     assert np.array_equal(forward(params, batch, CFG, interventions=iv), clean)
