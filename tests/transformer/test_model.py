@@ -77,10 +77,10 @@ def test_cache_has_every_hook_with_its_shape(positional, d_mlp):
     cfg = TransformerConfig(d_input=6, n_labels=5, d_model=8, n_heads=2, d_mlp=d_mlp,
                             positional=positional, dtype="float64")
     params = init_params(jax.random.key(0), cfg)
-    batch = _batch(cfg, n=3)
-    logits, cache = jax.jit(run_with_cache, static_argnames=("cfg", "names"))(params, batch, cfg)
+    batch = _batch(cfg)  # the shapes of the other tests: eager primitives are compiled once
+    logits, cache = run_with_cache(params, batch, cfg)
     assert set(cache) == set(hook_names(cfg))
-    b, t, h, e, d = 3, 5, 2, 4, 8
+    b, t, h, e, d = 4, 5, 2, 4, 8
     shapes = {"hook_embed": (b, t, d), "hook_pos_embed": (b, t, d),
               "ln_final.hook_normalized": (b, t, d), "hook_logits": (b, 1, 5)}
     for l in (0, 1):
@@ -96,7 +96,7 @@ def test_cache_has_every_hook_with_its_shape(positional, d_mlp):
                        p + "mlp.hook_pre": (b, t, d_mlp), p + "mlp.hook_post": (b, t, d_mlp)})
     for name, value in cache.items():
         assert value.shape == shapes[name], name
-    assert logits.shape == (3, 1, 5)
+    assert logits.shape == (4, 1, 5)
     np.testing.assert_allclose(cache["blocks.1.attn.hook_pattern"].sum(-1), 1.0, atol=1e-12)
     # per-head results add up to the attention output
     np.testing.assert_allclose(cache["blocks.0.attn.hook_result"].sum(2),
@@ -117,12 +117,21 @@ def test_unknown_hook_name_is_a_config_error(setup):
 def test_replace_with_own_cached_value_changes_nothing_bit_for_bit(setup):
     params, batch = setup
     clean = forward(params, batch, CFG)
-    for name in hook_names(CFG):
-        ref, cache = run_with_cache(params, batch, CFG, names=[name])
-        if not name.endswith("hook_result"):  # caching per-head results sums them instead
-            assert np.array_equal(ref, clean), name
-        iv = {name: Replace(cache[name], batched=True)}
-        assert np.array_equal(forward(params, batch, CFG, interventions=iv), ref), name
+    names = hook_names(CFG)
+    plain = [n for n in names if not n.endswith("hook_result")]
+    ref, cache = run_with_cache(params, batch, CFG, names=plain)
+    assert np.array_equal(ref, clean)  # caching changes nothing ...
+    full, cache_all = run_with_cache(params, batch, CFG)
+    np.testing.assert_allclose(full, clean, atol=1e-12)  # ... (per-head results are summed)
+    # every hook replaced by its own clean value at once: the cache records each activation
+    # after its intervention, so a Replace that altered any one of them shows up there
+    iv = {n: Replace(cache_all[n], batched=True) for n in names}
+    out, after = run_with_cache(params, batch, CFG, interventions=iv)
+    assert np.array_equal(out, full)
+    for n in names:
+        assert np.array_equal(after[n], cache_all[n]), n
+    iv = {n: Replace(cache[n], batched=True) for n in plain}
+    assert np.array_equal(forward(params, batch, CFG, interventions=iv), clean)
     mask = jnp.zeros((1, 1, 1), bool)  # all-false mask
     iv = {"blocks.0.attn.hook_pattern": Replace(jnp.ones((1, 1, 1)), mask)}
     assert np.array_equal(forward(params, batch, CFG, interventions=iv), clean)
@@ -238,10 +247,10 @@ def test_causal_mask_and_rope_relative_positions():
     cfg = TransformerConfig(d_input=6, n_labels=5, d_model=8, n_heads=2, logits_at="all",
                             dtype="float64")
     params = init_params(jax.random.key(2), cfg)
-    a = _batch(cfg, n=2, seed=0)
+    a = _batch(cfg, seed=0)
     b = dict(a, exemplars=a["exemplars"].at[:, -1].add(1.0))  # change the query only
     la, lb = forward(params, a, cfg), forward(params, b, cfg)
-    assert la.shape == (2, 5, 5)
+    assert la.shape == (4, 5, 5)
     np.testing.assert_array_equal(la[:, :-1], lb[:, :-1])
     assert not np.allclose(la[:, -1], lb[:, -1])
     # RoPE: q_i . k_j after rotation depends only on i - j for fixed q, k vectors

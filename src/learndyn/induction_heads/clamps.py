@@ -67,7 +67,8 @@ def _shifted_identity(t: int, s: float, dtype) -> jax.Array:
 
 
 def clamp_interventions(*, n_heads: int, flags: Mapping[str, jax.Array], heads_on: jax.Array,
-                        pt_head: int, active_head: int, strength: float = 1.0) -> TwoPass:
+                        pt_head: int, active_head: int, strength: float = 1.0,
+                        label_mask: jax.Array | None = None) -> TwoPass:
     """The two-pass intervention of a clamp condition.
 
     Args:
@@ -76,6 +77,8 @@ def clamp_interventions(*, n_heads: int, flags: Mapping[str, jax.Array], heads_o
         heads_on: [n_heads] 1 for layer-2 heads that stay active (others value-ablated).
         pt_head: the clamped layer-1 head; active_head: the layer-2 head of match/copy clamps.
         strength: s of the pattern clamps (1 = ideal).
+        label_mask: [n_out] labels in use when the vocabulary is padded (the others' logits
+            are -1e9); ``None``: all.
     """
     on = {k: jnp.asarray(v) > 0.5 for k, v in flags.items()}
     head = jnp.arange(n_heads)[:, None, None]
@@ -120,12 +123,14 @@ def clamp_interventions(*, n_heads: int, flags: Mapping[str, jax.Array], heads_o
                 row[label_pos].astype(act.dtype))
             return jnp.where(on["copy"], clamped[None], act)
 
+        unused = () if label_mask is None else (
+            Replace(jnp.full((1, 1), NEG), ~jnp.asarray(label_mask, bool)[None]),)
         return {
             "blocks.0.attn.hook_pattern": Apply(pt),
             "blocks.1.hook_resid_pre": Apply(plain_resid),
             "blocks.1.attn.hook_pattern": (
                 Replace(cache1["blocks.1.attn.hook_pattern"], on["layer1"]), Apply(match)),
-            "hook_logits": Apply(copy),
+            "hook_logits": (*unused, Apply(copy)),
             **ablate,
         }
 

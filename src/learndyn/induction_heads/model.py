@@ -14,15 +14,17 @@ sequence, so only match-and-copy solves the task. Evaluators (fixed arrays from 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..transformer import TransformerConfig
 from ..transformer import data as tdata
 
-__all__ = ["EVALUATORS", "Setting", "eval_sets", "setting"]
+__all__ = ["EVALUATORS", "Setting", "eval_sets", "model_config", "setting", "split_arrays"]
 
 EVALUATORS = ("fsl_train", "fsl_val_rl", "fsl_train_valex", "fsl_test_class")
 
@@ -56,10 +58,36 @@ def setting(config: Any) -> Setting:
         "fsl_train_valex": tdata.Split((0, c_tr), (e_tr, e_all), train_pairs, False),
         "fsl_test_class": tdata.Split((c_tr, c_all), (0, e_tr), train_pairs, True),
     }
-    model = TransformerConfig(
-        d_input=config.feature_dim, n_labels=config.n_labels, d_model=config.d_model,
-        n_layers=2, n_heads=config.n_heads, positional=config.positional, dtype=config.dtype)
-    return Setting(table, splits, model)
+    return Setting(table, splits, model_config(config))
+
+
+def model_config(config: Any, n_labels: int | None = None) -> TransformerConfig:
+    """The 2-layer attention-only transformer of a config (``n_labels`` outputs: default the
+    config's; more pads the label vocabulary, see :func:`split_arrays`)."""
+    return TransformerConfig(
+        d_input=config.feature_dim, n_labels=n_labels or config.n_labels,
+        d_model=config.d_model, n_layers=2, n_heads=config.n_heads,
+        positional=config.positional, dtype=config.dtype)
+
+
+def split_arrays(split: tdata.Split, n_pairs: int | None = None) -> dict[str, jax.Array]:
+    """A split as arrays (``pairs`` padded to ``n_pairs`` rows by repeating the first), so
+    that settings with different class or label counts are data of one compiled program."""
+    pairs = np.asarray(split.pairs)
+    pad = (n_pairs or len(pairs)) - len(pairs)
+    return {"classes": jnp.asarray(split.classes, jnp.int32),
+            "exemplars": jnp.asarray(split.exemplars, jnp.int32),
+            "pairs": jnp.asarray(np.concatenate([pairs, np.repeat(pairs[:1], pad, 0)])),
+            "pair_count": jnp.int32(len(pairs))}
+
+
+@partial(jax.jit, static_argnames=("batch", "match_query"))
+def _draw(key, features, split: dict, *, batch: int, match_query: bool):
+    """Sequences of a split given as arrays: one compiled sampler per (batch, match_query)
+    whatever the class or label counts."""
+    sp = tdata.Split(split["classes"], split["exemplars"], split["pairs"], match_query,
+                     split["pair_count"])
+    return tdata.sample(key, features, sp, batch=batch, n_pairs=2, n_labels=2)
 
 
 def eval_sets(config: Any, s: Setting) -> dict[str, dict[str, jax.Array]]:
@@ -70,7 +98,6 @@ def eval_sets(config: Any, s: Setting) -> dict[str, dict[str, jax.Array]]:
     for key, name in zip(keys, EVALUATORS):
         n = config.n_strength if name == "fsl_train" else config.n_eval
         split = s.splits[name]
-        draw = jax.jit(lambda k, f, split=split, n=n: tdata.sample(
-            k, f, split, batch=n, n_pairs=2, n_labels=config.n_labels))
-        out[name] = draw(key, feats)
+        out[name] = _draw(key, feats, split_arrays(split), batch=n,
+                          match_query=split.match_query)
     return out

@@ -14,7 +14,8 @@ On a batch of sequences (query at the last position, label tokens at odd positio
   normalisation statistics are ignored: a linear approximation), pushed through the head's
   W_V W_O, the final LayerNorm gain and W_U; the fraction of labels whose own logit is the
   largest (``copying_prob``: the mean softmax probability of the own label);
-- phase-change time: the first record with training loss below 0.4 ln 2; plateau duration: the
+- phase-change time: when the training loss first falls below 0.4 ln 2 (linearly interpolated
+  between the two records around the crossing); plateau duration: the
   longest stretch after the initial drop with the loss within ln 2 +/- 0.1.
 """
 
@@ -27,6 +28,7 @@ import numpy as np
 __all__ = [
     "LN2",
     "copying_scores",
+    "crossing_time",
     "drop_ratio",
     "first_time_below",
     "head_scores",
@@ -72,22 +74,26 @@ def head_scores(patterns: list[jax.Array], batch) -> dict[str, jax.Array]:
             "prev_token_score": prev_label, "prev_token_all": prev_all}
 
 
-def copying_scores(params) -> dict[str, jax.Array]:
-    """Copying score and own-label probability of every head ([layer, head])."""
+def copying_scores(params, valid: jax.Array | None = None) -> dict[str, jax.Array]:
+    """Copying score and own-label probability of every head ([layer, head]); ``valid`` [L]
+    marks the labels in use when the vocabulary is padded (default: all)."""
     emb = params["embed"]["W_label"]  # [L, d]
     unembed = params["unembed"]["W_U"]
     g_final = params["ln_final"]["w"] if "ln_final" in params else jnp.ones(emb.shape[1:])
     n_labels = emb.shape[0]
+    valid = jnp.ones(n_labels, bool) if valid is None else jnp.asarray(valid, bool)
+    weight = valid / jnp.sum(valid)
     frac, prob = [], []
     for block in params["blocks"]:
         g = block["ln1"]["w"] if "ln1" in block else jnp.ones(emb.shape[1:])
         ov = jnp.einsum("hde,hef->hdf", block["attn"]["W_V"], block["attn"]["W_O"])
         out = jnp.einsum("ld,hdf->hlf", emb * g[None], ov)
         logits = jnp.einsum("hlf,fo->hlo", out * g_final[None, None], unembed)[..., :n_labels]
+        logits = jnp.where(valid[None, None], logits, -jnp.inf)
         own = jnp.arange(n_labels)
-        frac.append(jnp.mean(jnp.argmax(logits, -1) == own[None], axis=-1))
+        frac.append(jnp.sum((jnp.argmax(logits, -1) == own[None]) * weight[None], axis=-1))
         p = jax.nn.softmax(logits, axis=-1)
-        prob.append(jnp.mean(p[:, own, own], axis=-1))
+        prob.append(jnp.sum(p[:, own, own] * weight[None], axis=-1))
     return {"copying_score": jnp.stack(frac), "copying_prob": jnp.stack(prob)}
 
 
@@ -98,9 +104,24 @@ def first_time_below(times: np.ndarray, curve: np.ndarray, level: float) -> floa
     return float(times[below[0]]) if len(below) else float("inf")
 
 
+def crossing_time(times: np.ndarray, curve: np.ndarray, level: float) -> float:
+    """When ``curve`` first falls below ``level``, linearly interpolated between the two records
+    around the crossing (inf if never; ``times[0]`` if it starts below)."""
+    curve = np.asarray(curve)
+    below = np.flatnonzero(curve < level)
+    if not len(below):
+        return float("inf")
+    i = below[0]
+    if i == 0:
+        return float(times[0])
+    frac = (curve[i - 1] - level) / (curve[i - 1] - curve[i])
+    return float(times[i - 1] + frac * (times[i] - times[i - 1]))
+
+
 def phase_change_time(times: np.ndarray, loss: np.ndarray) -> float:
-    """First record with training loss < 0.4 ln 2 (inf if the drop never comes)."""
-    return first_time_below(times, loss, 0.4 * LN2)
+    """When the training loss first falls below 0.4 ln 2 (interpolated between records; inf if
+    the drop never comes)."""
+    return crossing_time(times, loss, 0.4 * LN2)
 
 
 def plateau_duration(times: np.ndarray, loss: np.ndarray, *, lo: float = LN2 - 0.1,

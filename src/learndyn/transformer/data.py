@@ -91,12 +91,18 @@ def label_pairs(n_labels: int, n_heldout: int, *, seed: int) -> tuple[np.ndarray
 
 
 class Split(NamedTuple):
-    """Where a sampler draws from: class range, exemplar range, label pairs, query matching."""
+    """Where a sampler draws from: class range, exemplar range, label pairs, query matching.
 
-    classes: tuple[int, int]
-    exemplars: tuple[int, int]
-    pairs: np.ndarray
+    ``classes``, ``exemplars`` and ``pairs`` may be arrays (also traced ones, so that settings
+    with different class or label counts share one compiled program); ``pair_count`` is then
+    the number of valid rows of a padded ``pairs`` (default: all rows).
+    """
+
+    classes: tuple[int, int] | jax.Array
+    exemplars: tuple[int, int] | jax.Array
+    pairs: np.ndarray | jax.Array
     match_query: bool = True
+    pair_count: int | jax.Array | None = None
 
 
 def _one(u, perm_key, features, split: Split, n_pairs: int, n_labels: int):
@@ -108,7 +114,8 @@ def _one(u, perm_key, features, split: Split, n_pairs: int, n_labels: int):
     if n_pairs == 2:  # two distinct classes: a first one and a non-zero shift
         first = draw(u[0], 0, hi - lo)
         classes = lo + jnp.stack([first, (first + draw(u[1], 1, hi - lo)) % (hi - lo)])
-        pair = jnp.asarray(split.pairs)[draw(u[2], 0, len(split.pairs))]
+        n_valid = len(split.pairs) if split.pair_count is None else split.pair_count
+        pair = jnp.asarray(split.pairs)[draw(u[2], 0, n_valid)]
         labels = jnp.where(u[3] < 0.5, pair[::-1], pair)
     else:
         k_cls, k_lab = jax.random.split(perm_key)
