@@ -170,6 +170,6 @@ def test_invalid_initial_overlaps_are_refused():
     with pytest.raises(ConfigError, match="activation"):
         theory.generalisation_error(np.eye(2), np.zeros((2, 2)), np.eye(2), np.ones(2),
                                     np.ones(2), activation="tanh")
-    with pytest.raises(ConfigError, match="I4"):
+    with pytest.raises(ConfigError, match="rtol"):
         theory.integrate(np.eye(2), np.zeros((2, 2)), np.eye(2), np.ones(2), np.ones(2),
-                         lr=0.5, times=[0.0, 1.0], activation="relu")
+                         lr=0.5, times=[0.0, 1.0], rtol=0.0)

@@ -210,7 +210,8 @@ def _rhs(t, y, args):
 def _solve_batch(Q0, R0, T, v0, vstar, params, times, symmetric, activation, train_v):
     def one(Q0, R0, T, v0, vstar, times, symmetric):
         args = ((T, vstar, params, activation, train_v), symmetric)
-        ys = ode.solve(_rhs, theory.OrderParameters(Q0, R0, v0), times, args=args)
+        ys = ode.solve(_rhs, theory.OrderParameters(Q0, R0, v0), times, args=args,
+                       rtol=theory.RTOL[activation])
         eg = jax.vmap(lambda Q, R, v: theory._eg(Q, R, T, v, vstar, activation))(ys.Q, ys.R, ys.v)
         return ys, eg
 
