@@ -91,9 +91,10 @@ def test_simulate_returns_initial_overlaps_and_noise_floor():
 def test_relu_ode_tracks_sgd():
     """ReLU from small init (w ~ N(0, 1e-6)), K = M = 2, N = 500, lr = 0.5, 2 seeds: the ODE
     (with the quadrature I4) from each seed's own initial overlaps follows SGD through the
-    first learning phase onto the plateau (t <= 30) within the study's |log10| 0.15 (measured
-    0.05; O(1/sqrt N) ~ 5% fluctuations), and both fall by more than 5x."""
-    config = TeacherStudentConfig(activation="relu", N=500, t_max=30.0, num_records=20)
+    first learning phase onto the plateau (t <= 20) within the study's |log10| 0.15 (measured
+    0.06 over 4 seeds; O(1/sqrt N) ~ 5% fluctuations), and both fall by more than 5x. (Later,
+    between t ~ 25 and 40, SGD leaves this plateau earlier than the ODE, as for erf.)"""
+    config = TeacherStudentConfig(activation="relu", N=500, t_max=20.0, num_records=16)
     ds = TEACHER_STUDENT.run(config, seeds=[0, 1])
     assert float(ds.Q_sim.isel(time=0).max()) < 1e-4  # small init
     result = {c.name: c for c in checks(ds)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 from typing import Literal
 
 import jax
@@ -29,9 +29,8 @@ import xarray as xr
 from ..core import ode, plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
-from ..core.engine import simulate as engine_simulate
 from ..core.study import Check, Preset, Progress, Study
-from . import data, model, observables, theory
+from . import observables, online, theory
 from .integrals import has_i4
 
 __all__ = ["TEACHER_STUDENT", "TeacherStudentConfig", "checks", "figures", "run", "simulate"]
@@ -100,29 +99,7 @@ class TeacherStudentConfig(Config):
                 and not self.vstar_random)
 
 
-# ---- simulation ---------------------------------------------------------------------------
-@cache
-def _trainer(g: str, N: int, K: int, M: int, train_v: bool, dtype: str):
-    """(init, step, observe) for one shape; cached so repeated runs re-use compiled code."""
-    dt = jnp.dtype(dtype)
-
-    def init(key, args):
-        return model.init(key, N=N, K=K, M=M, init_std=args["init_std"], v_init=args["v_init"],
-                          v_init_std=args["v_init_std"], vstar_value=args["vstar"],
-                          vstar_random=args["vstar_random"], dtype=dt)
-
-    def step(nets, key, t, args):
-        x, noise = data.sample(key, N, dt)
-        return model.sgd_step(nets, x, noise, g=g, lr=args["lr"].astype(dt),
-                              lr2=args["lr2"].astype(dt), sigma=args["sigma"].astype(dt),
-                              weight_decay=args["weight_decay"].astype(dt), train_v=train_v)
-
-    def observe(nets, args):
-        return model.order_parameters(nets)
-
-    return init, step, observe
-
-
+# ---- simulation ----------------------------------------------------------------------------
 def _times(config: TeacherStudentConfig) -> tuple[np.ndarray, np.ndarray]:
     steps = record_steps(config.num_steps, config.num_records, spacing="log")
     return steps, steps / config.N
@@ -143,15 +120,15 @@ def simulate(config: TeacherStudentConfig, seeds, *, progress: Progress | None =
     if record_at is not None:
         steps = np.asarray(record_at, dtype=np.int64)
         times = steps / config.N
-    init, step, observe = _trainer(config.activation, config.N, config.K, config.M,
-                                   config.train_second_layer, config.dtype)
-    args = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in dict(
-        lr=config.lr, lr2=config.lr if config.lr2 is None else config.lr2, sigma=config.sigma,
-        weight_decay=config.weight_decay, init_std=config.student_std, v_init=config.v_init,
-        v_init_std=config.student_v_std, vstar=config.vstar).items()}
-    args["vstar_random"] = jnp.asarray(config.vstar_random)
-    rec = engine_simulate(init, step, observe, seeds=seeds, record_at=steps, args=args,
-                          progress=progress, label=label)
+    lr2 = config.lr if config.lr2 is None else config.lr2
+    rec = online.run(
+        g=config.activation, N=config.N, K=config.K, M=config.M,
+        train_v=config.train_second_layer, dtype=config.dtype, seeds=seeds, record_at=steps,
+        hyper=dict(lr=config.lr, lr2=lr2, sigma=config.sigma, weight_decay=config.weight_decay),
+        init_args={k: jnp.asarray(v) for k, v in dict(
+            init_std=config.student_std, v_init=config.v_init, v_init_std=config.student_v_std,
+            vstar_value=config.vstar, vstar_random=config.vstar_random).items()},
+        progress=progress, label=label)
     val = rec.values
     eg = np.asarray(theory.generalisation_error(val["Q"], val["R"], val["T"], val["v"],
                                                 val["vstar"], config.activation))
