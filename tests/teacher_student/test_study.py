@@ -117,6 +117,15 @@ def test_invalid_configs_name_the_field(values, field):
         TeacherStudentConfig(**values)
 
 
+def test_a_seed_runs_the_same_alone_or_with_others():
+    """Blocks of inputs are sized by the number of seeds (128 steps alone, 64 with two at
+    N = 500), but a seed's data, hence its run, do not depend on it."""
+    config = TeacherStudentConfig(N=500, t_max=1.0, num_records=5)
+    alone, pair = simulate(config, [0]), simulate(config, [0, 1])
+    assert np.array_equal(alone.Q_sim.sel(seed=0), pair.Q_sim.sel(seed=0))
+    assert not np.array_equal(pair.Q_sim.sel(seed=0), pair.Q_sim.sel(seed=1))
+
+
 def test_diverging_learning_rate_names_the_step():
     config = TeacherStudentConfig(activation="linear", N=50, lr=5.0, t_max=10.0,
                                   num_records=10, init_std=1.0)

@@ -2,7 +2,9 @@
 
 Every SGD step sees a fresh input x ~ N(0, I_N) and a fresh label-noise variable zeta ~ N(0, 1)
 (the label is y = phi*(x) + sigma zeta): N + 1 standard normals per step. :func:`block` draws
-them for B consecutive steps at once (one generator call per block, inside the compiled loop);
+them for B consecutive steps at once (one batched generator call, inside the compiled loop):
+the numbers of step t are row t mod U of normal(fold_in(key, t // U), (U, N + 1)) with U = 4,
+whatever B (a multiple of U), so a run's data do not depend on how it is blocked.
 :func:`sample` draws one step's.
 """
 
@@ -11,7 +13,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["block", "sample"]
+__all__ = ["UNIT", "block", "sample"]
+
+UNIT = 4  # steps per generator key
 
 
 def sample(key: jax.Array, N: int, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
@@ -20,6 +24,9 @@ def sample(key: jax.Array, N: int, dtype=jnp.float32) -> tuple[jax.Array, jax.Ar
     return z[:N], z[N]
 
 
-def block(key: jax.Array, B: int, N: int, dtype=jnp.float32) -> jax.Array:
-    """(B, N + 1) i.i.d. N(0, 1): row s holds (x, zeta) of the block's s-th step."""
-    return jax.random.normal(key, (B, N + 1), dtype=dtype)
+def block(key: jax.Array, b, B: int, N: int, dtype=jnp.float32) -> jax.Array:
+    """(B, N + 1) i.i.d. N(0, 1): row s holds (x, zeta) of step b B + s (B a multiple of UNIT)."""
+    units = b * (B // UNIT) + jnp.arange(B // UNIT)
+    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, units)
+    z = jax.vmap(lambda k: jax.random.normal(k, (UNIT, N + 1), dtype=dtype))(keys)
+    return z.reshape(B, N + 1)
