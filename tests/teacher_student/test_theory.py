@@ -83,8 +83,11 @@ def test_rhs_is_the_mean_sgd_increment(g, train_v=True):
     """dQ/dt, dR/dt, dv/dt equal N x the expected one-step change (Monte Carlo, N = 40, both
     layers, label noise; for ReLU this exercises the quadrature I4 in the lr^2 term).
 
-    Allowed: 4 standard errors plus 5% for the O(1/N) part of the one-step change (|x|^2/N
-    fluctuates; the ODE keeps only the N -> infinity limit).
+    Allowed: 4 standard errors plus 5%, and for Q 3/N of the lr^2 term: the one-step change of
+    Q carries lr^2 c_i c_k |x|^2/N, and |x|^2/N correlates with the fields (for ReLU,
+    E[c_i c_k |x|^2/N] = (1 + 2/N) E[c_i c_k] when sigma = 0: measured +4.8% at N = 40, which
+    is 60% of dQ_11 here because the lr and lr^2 terms nearly cancel); the ODE keeps the
+    N -> infinity limit.
     """
     rng = np.random.default_rng(1)
     N, K, M, lr, sigma = 40, 3, 2, 0.4, 0.3
@@ -103,10 +106,13 @@ def test_rhs_is_the_mean_sgd_increment(g, train_v=True):
     Q, R, T = overlaps(w, ws)
     drift = theory.rhs(0.0, theory.OrderParameters(Q, R, v),
                        (T, vs, (lr, lr, sigma, 0.0), g, train_v))
+    _, bracket, j2, _ = theory._field_averages(Q, R, T, v, vs, g)
+    lr2_term = lr**2 * np.outer(v, v) * (np.asarray(bracket) + sigma**2 * np.asarray(j2))
     for name, exact in zip(("Q", "R", "v"), drift):
         samples = np.asarray(inc[name])
         mean, err = samples.mean(0), samples.std(0) / np.sqrt(len(samples))
-        assert np.all(np.abs(mean - np.asarray(exact)) <= 4 * err + 0.05 * np.abs(exact)), name
+        allowed = 4 * err + 0.05 * np.abs(exact) + (3 / N * np.abs(lr2_term) if name == "Q" else 0)
+        assert np.all(np.abs(mean - np.asarray(exact)) <= allowed), name
 
 
 def test_linear_rhs_closed_form():
