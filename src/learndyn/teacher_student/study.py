@@ -244,6 +244,7 @@ def _theory(config: TeacherStudentConfig, sim: xr.Dataset) -> xr.Dataset:
                                 activation=config.activation, weight_decay=config.weight_decay,
                                 tol=max(1e-12, 1e-6 * config.lr**2 * config.sigma**2))
         out["eg_plateau_theory"] = fp.eg if fp.converged else np.nan
+        out["lr"] = config.lr  # the plateau windows of the checks scale with 1/lr
     if config.sigma > 0 and config.M <= config.K:
         floors = []
         for i in range(n_seeds):  # the noise floor near where each seed's ODE ended
@@ -293,7 +294,8 @@ def checks(ds: xr.Dataset) -> list[Check]:
       exceeds 1 somewhere in t in [1, 5] (the initial drop); eps_sym >= 0.9 eps_plateau up to
       t_sym (no escape without asymmetry) and ends within 5% of it. (The spec's slope window
       [10, 40] includes the end of the drop: at lr = 0.5 the slope is -0.79 at t = 10 and
-      falls below 0.5 in magnitude from t = 12 on.)
+      falls below 0.5 in magnitude from t = 12 on.) These windows are for lr = 0.5; the ODE's
+      time scale is 1/lr, so they are multiplied by 0.5/lr.
     - escape: every seed's simulated eps at t_max is below eps_plateau / 10.
     - noise floor (sigma > 0): the final simulated eps (mean over the last 10% of t) within 25%
       of the ODE's fixed point (finite-N corrections O(1/N) plus averaging noise).
@@ -316,21 +318,23 @@ def checks(ds: xr.Dataset) -> list[Check]:
         "escape time (eps < eps_plateau/10): max |t_ODE / t_sim - 1|",
         np.max(np.abs(escape_ode / escape_sim - 1.0)), 0.35,
         "the ODE escapes from the plateau when the simulation does"))
-    window = (t >= 10) & (t <= 40)
+    u = 0.5 / float(ds.lr) if "lr" in ds else 1.0  # windows set at lr = 0.5; time ~ 1/lr
+    window = (t >= 10 * u) & (t <= 40 * u)
     sym = _interp_sym(ds, t[window])
     dev = max(np.max(np.abs(ds.eg_sim.values[:, window] / sym - 1.0)),
               np.max(np.abs(ds.eg_theory.values[:, window] / sym - 1.0)))
     out.append(Check.at_most(
-        "plateau t in [10, 40]: max |eps / eps_sym - 1| (sim and ODE)", dev, 0.3,
+        f"plateau t in [{10 * u:g}, {40 * u:g}]: max |eps / eps_sym - 1| (sim and ODE)", dev, 0.3,
         "SGD first settles on the symmetric plateau"))
-    t_fine = np.geomspace(1.0, 40.0, 200)
+    t_fine = np.geomspace(1.0 * u, 40.0 * u, 200)
     slope = observables.log_slope(t_fine, _interp_sym(ds, t_fine))
     out.append(Check.at_most(
-        "plateau t in [15, 40]: max |d ln eps_sym / d ln t|",
-        np.max(np.abs(slope[t_fine >= 15])), 0.5, "the plateau is flat, not slow convergence"))
+        f"plateau t in [{15 * u:g}, {40 * u:g}]: max |d ln eps_sym / d ln t|",
+        np.max(np.abs(slope[t_fine >= 15 * u])), 0.5,
+        "the plateau is flat, not slow convergence"))
     out.append(Check.at_least(
-        "initial drop t in [1, 5]: max |d ln eps_sym / d ln t|",
-        np.max(np.abs(slope[t_fine <= 5])), 1.0, "a fast drop precedes the plateau"))
+        f"initial drop t in [{1 * u:g}, {5 * u:g}]: max |d ln eps_sym / d ln t|",
+        np.max(np.abs(slope[t_fine <= 5 * u])), 1.0, "a fast drop precedes the plateau"))
     eg_sym = ds.eg_sym_theory.values
     out.append(Check.at_least(
         "symmetric start: min eps_sym / eps_plateau (to t_sym)",
