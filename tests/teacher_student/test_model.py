@@ -55,3 +55,12 @@ def test_init_and_order_parameters():
     assert float(jnp.std(small.w)) == pytest.approx(1e-3, rel=0.05)
     assert float(jnp.abs(small.v).max()) < 1e-2
     assert not np.allclose(small.vstar, 1.0)
+
+
+def test_blocked_data_do_not_depend_on_the_block_size():
+    key = jax.random.key(3)
+    block = jax.jit(data.block, static_argnums=(2, 3))
+    big = block(key, 1, 16, 7)  # steps 16..31
+    small = jnp.concatenate([block(key, b, 4, 7) for b in range(4, 8)])
+    assert np.array_equal(big, small)
+    assert big.shape == (16, 8) and not np.array_equal(big[:4], big[4:8])

@@ -78,34 +78,41 @@ def test_eg_broadcasts_over_leading_dims():
     assert float(eg[2, 1]) == pytest.approx(float(one), rel=1e-14)
 
 
-def test_rhs_is_the_mean_sgd_increment(train_v=True):
-    """erf: dQ/dt, dR/dt, dv/dt equal N x the expected one-step change (Monte Carlo, N = 40).
+@pytest.mark.parametrize("g", ["erf", "relu"])
+def test_rhs_is_the_mean_sgd_increment(g, train_v=True):
+    """dQ/dt, dR/dt, dv/dt equal N x the expected one-step change (Monte Carlo, N = 40, both
+    layers, label noise; for ReLU this exercises the quadrature I4 in the lr^2 term).
 
-    Allowed: 4 standard errors plus 5% for the O(1/N) part of the one-step change (|x|^2/N
-    fluctuates; the ODE keeps only the N -> infinity limit).
+    Allowed: 4 standard errors plus 5%, and for Q 3/N of the lr^2 term: the one-step change of
+    Q carries lr^2 c_i c_k |x|^2/N, and |x|^2/N correlates with the fields (for ReLU,
+    E[c_i c_k |x|^2/N] = (1 + 2/N) E[c_i c_k] when sigma = 0: measured +4.8% at N = 40, which
+    is 60% of dQ_11 here because the lr and lr^2 terms nearly cancel); the ODE keeps the
+    N -> infinity limit.
     """
     rng = np.random.default_rng(1)
     N, K, M, lr, sigma = 40, 3, 2, 0.4, 0.3
     w, ws = rng.normal(size=(K, N)), rng.normal(size=(M, N))
     v, vs = rng.normal(size=K), rng.normal(size=M)
     nets = model.Networks(*(jax.numpy.asarray(a) for a in (w, v, ws, vs)))
-    keys = jax.random.split(jax.random.key(5), 100_000)
+    z = jax.random.normal(jax.random.key(5), (100_000, N + 1))
 
-    def increment(key):
-        z = jax.random.normal(key, (N + 1,))
-        new = model.sgd_step(nets, z[:N], z[N], g="erf", lr=lr, lr2=lr, sigma=sigma,
+    def increment(z):
+        new = model.sgd_step(nets, z[:N], z[N], g=g, lr=lr, lr2=lr, sigma=sigma,
                              weight_decay=0.0, train_v=train_v)
         p, p0 = model.order_parameters(new), model.order_parameters(nets)
         return {k: N * (p[k] - p0[k]) for k in ("Q", "R", "v")}
 
-    inc = jax.jit(jax.vmap(increment))(keys)
+    inc = jax.jit(jax.vmap(increment))(z)
     Q, R, T = overlaps(w, ws)
     drift = theory.rhs(0.0, theory.OrderParameters(Q, R, v),
-                       (T, vs, (lr, lr, sigma, 0.0), "erf", train_v))
+                       (T, vs, (lr, lr, sigma, 0.0), g, train_v))
+    _, bracket, j2, _ = theory._field_averages(Q, R, T, v, vs, g)
+    lr2_term = lr**2 * np.outer(v, v) * (np.asarray(bracket) + sigma**2 * np.asarray(j2))
     for name, exact in zip(("Q", "R", "v"), drift):
         samples = np.asarray(inc[name])
         mean, err = samples.mean(0), samples.std(0) / np.sqrt(len(samples))
-        assert np.all(np.abs(mean - np.asarray(exact)) <= 4 * err + 0.05 * np.abs(exact)), name
+        allowed = 4 * err + 0.05 * np.abs(exact) + (3 / N * np.abs(lr2_term) if name == "Q" else 0)
+        assert np.all(np.abs(mean - np.asarray(exact)) <= allowed), name
 
 
 def test_linear_rhs_closed_form():
@@ -170,6 +177,6 @@ def test_invalid_initial_overlaps_are_refused():
     with pytest.raises(ConfigError, match="activation"):
         theory.generalisation_error(np.eye(2), np.zeros((2, 2)), np.eye(2), np.ones(2),
                                     np.ones(2), activation="tanh")
-    with pytest.raises(ConfigError, match="I4"):
+    with pytest.raises(ConfigError, match="rtol"):
         theory.integrate(np.eye(2), np.zeros((2, 2)), np.eye(2), np.ones(2), np.ones(2),
-                         lr=0.5, times=[0.0, 1.0], activation="relu")
+                         lr=0.5, times=[0.0, 1.0], rtol=0.0)

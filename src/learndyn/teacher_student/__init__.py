@@ -5,7 +5,7 @@ Public pieces: :func:`simulate` (online SGD, order parameters per seed), the the
 the studies ``teacher_student`` and ``teacher_student_overparam``.
 """
 
-from . import data, integrals, model, observables, theory
+from . import data, integrals, model, observables, online, theory
 from .study import TEACHER_STUDENT, TeacherStudentConfig, simulate
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "integrals",
     "model",
     "observables",
+    "online",
     "simulate",
     "theory",
 ]

@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import erf
 
-__all__ = ["Networks", "activation", "derivative", "init", "order_parameters", "output", "sgd_step"]
+__all__ = ["Networks", "activation", "derivative", "init", "order_parameters", "output", "sgd_step",
+           "sgd_update"]
 
 _SQRT2 = 2.0**0.5
 
@@ -88,6 +89,13 @@ def output(g: str, w, v, x):
 def sgd_step(nets: Networks, x, noise, *, g: str, lr, lr2, sigma, weight_decay,
              train_v: bool) -> Networks:
     """One online SGD step on the sample (x, y = phi*(x) + sigma noise); teacher unchanged."""
+    return sgd_update(nets, x, noise, g=g, lr=lr, lr2=lr2, sigma=sigma,
+                      weight_decay=weight_decay, train_v=train_v)[0]
+
+
+def sgd_update(nets: Networks, x, noise, *, g: str, lr, lr2, sigma, weight_decay,
+               train_v: bool) -> tuple[Networks, jax.Array]:
+    """:func:`sgd_step` that also returns the error Delta = phi(x) - y it stepped on."""
     dtype = nets.w.dtype
     N = x.shape[-1]
     sqrt_n = jnp.sqrt(jnp.asarray(N, dtype))
@@ -99,7 +107,7 @@ def sgd_step(nets: Networks, x, noise, *, g: str, lr, lr2, sigma, weight_decay,
     coeff = (lr / sqrt_n) * nets.v * derivative(g, lam) * delta  # (K,)
     w = shrink * nets.w - coeff[:, None] * x[None, :]
     v = shrink * nets.v - (lr2 / N) * g_lam * delta if train_v else nets.v
-    return Networks(w.astype(dtype), v.astype(dtype), nets.wstar, nets.vstar)
+    return Networks(w.astype(dtype), v.astype(dtype), nets.wstar, nets.vstar), delta
 
 
 def order_parameters(nets: Networks) -> dict[str, jax.Array]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 from typing import Literal
 
 import jax
@@ -29,9 +29,8 @@ import xarray as xr
 from ..core import ode, plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
-from ..core.engine import simulate as engine_simulate
 from ..core.study import Check, Preset, Progress, Study
-from . import data, model, observables, theory
+from . import observables, online, theory
 from .integrals import has_i4
 
 __all__ = ["TEACHER_STUDENT", "TeacherStudentConfig", "checks", "figures", "run", "simulate"]
@@ -100,29 +99,7 @@ class TeacherStudentConfig(Config):
                 and not self.vstar_random)
 
 
-# ---- simulation ---------------------------------------------------------------------------
-@cache
-def _trainer(g: str, N: int, K: int, M: int, train_v: bool, dtype: str):
-    """(init, step, observe) for one shape; cached so repeated runs re-use compiled code."""
-    dt = jnp.dtype(dtype)
-
-    def init(key, args):
-        return model.init(key, N=N, K=K, M=M, init_std=args["init_std"], v_init=args["v_init"],
-                          v_init_std=args["v_init_std"], vstar_value=args["vstar"],
-                          vstar_random=args["vstar_random"], dtype=dt)
-
-    def step(nets, key, t, args):
-        x, noise = data.sample(key, N, dt)
-        return model.sgd_step(nets, x, noise, g=g, lr=args["lr"].astype(dt),
-                              lr2=args["lr2"].astype(dt), sigma=args["sigma"].astype(dt),
-                              weight_decay=args["weight_decay"].astype(dt), train_v=train_v)
-
-    def observe(nets, args):
-        return model.order_parameters(nets)
-
-    return init, step, observe
-
-
+# ---- simulation ----------------------------------------------------------------------------
 def _times(config: TeacherStudentConfig) -> tuple[np.ndarray, np.ndarray]:
     steps = record_steps(config.num_steps, config.num_records, spacing="log")
     return steps, steps / config.N
@@ -143,15 +120,15 @@ def simulate(config: TeacherStudentConfig, seeds, *, progress: Progress | None =
     if record_at is not None:
         steps = np.asarray(record_at, dtype=np.int64)
         times = steps / config.N
-    init, step, observe = _trainer(config.activation, config.N, config.K, config.M,
-                                   config.train_second_layer, config.dtype)
-    args = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in dict(
-        lr=config.lr, lr2=config.lr if config.lr2 is None else config.lr2, sigma=config.sigma,
-        weight_decay=config.weight_decay, init_std=config.student_std, v_init=config.v_init,
-        v_init_std=config.student_v_std, vstar=config.vstar).items()}
-    args["vstar_random"] = jnp.asarray(config.vstar_random)
-    rec = engine_simulate(init, step, observe, seeds=seeds, record_at=steps, args=args,
-                          progress=progress, label=label)
+    lr2 = config.lr if config.lr2 is None else config.lr2
+    rec = online.run(
+        g=config.activation, N=config.N, K=config.K, M=config.M,
+        train_v=config.train_second_layer, dtype=config.dtype, seeds=seeds, record_at=steps,
+        hyper=dict(lr=config.lr, lr2=lr2, sigma=config.sigma, weight_decay=config.weight_decay),
+        init_args={k: jnp.asarray(v) for k, v in dict(
+            init_std=config.student_std, v_init=config.v_init, v_init_std=config.student_v_std,
+            vstar_value=config.vstar, vstar_random=config.vstar_random).items()},
+        progress=progress, label=label)
     val = rec.values
     eg = np.asarray(theory.generalisation_error(val["Q"], val["R"], val["T"], val["v"],
                                                 val["vstar"], config.activation))
@@ -210,7 +187,8 @@ def _rhs(t, y, args):
 def _solve_batch(Q0, R0, T, v0, vstar, params, times, symmetric, activation, train_v):
     def one(Q0, R0, T, v0, vstar, times, symmetric):
         args = ((T, vstar, params, activation, train_v), symmetric)
-        ys = ode.solve(_rhs, theory.OrderParameters(Q0, R0, v0), times, args=args)
+        ys = ode.solve(_rhs, theory.OrderParameters(Q0, R0, v0), times, args=args,
+                       rtol=theory.RTOL[activation])
         eg = jax.vmap(lambda Q, R, v: theory._eg(Q, R, T, v, vstar, activation))(ys.Q, ys.R, ys.v)
         return ys, eg
 
@@ -266,6 +244,7 @@ def _theory(config: TeacherStudentConfig, sim: xr.Dataset) -> xr.Dataset:
                                 activation=config.activation, weight_decay=config.weight_decay,
                                 tol=max(1e-12, 1e-6 * config.lr**2 * config.sigma**2))
         out["eg_plateau_theory"] = fp.eg if fp.converged else np.nan
+        out["lr"] = config.lr  # the plateau windows of the checks scale with 1/lr
     if config.sigma > 0 and config.M <= config.K:
         floors = []
         for i in range(n_seeds):  # the noise floor near where each seed's ODE ended
@@ -315,7 +294,8 @@ def checks(ds: xr.Dataset) -> list[Check]:
       exceeds 1 somewhere in t in [1, 5] (the initial drop); eps_sym >= 0.9 eps_plateau up to
       t_sym (no escape without asymmetry) and ends within 5% of it. (The spec's slope window
       [10, 40] includes the end of the drop: at lr = 0.5 the slope is -0.79 at t = 10 and
-      falls below 0.5 in magnitude from t = 12 on.)
+      falls below 0.5 in magnitude from t = 12 on.) These windows are for lr = 0.5; the ODE's
+      time scale is 1/lr, so they are multiplied by 0.5/lr.
     - escape: every seed's simulated eps at t_max is below eps_plateau / 10.
     - noise floor (sigma > 0): the final simulated eps (mean over the last 10% of t) within 25%
       of the ODE's fixed point (finite-N corrections O(1/N) plus averaging noise).
@@ -338,21 +318,23 @@ def checks(ds: xr.Dataset) -> list[Check]:
         "escape time (eps < eps_plateau/10): max |t_ODE / t_sim - 1|",
         np.max(np.abs(escape_ode / escape_sim - 1.0)), 0.35,
         "the ODE escapes from the plateau when the simulation does"))
-    window = (t >= 10) & (t <= 40)
+    u = 0.5 / float(ds.lr) if "lr" in ds else 1.0  # windows set at lr = 0.5; time ~ 1/lr
+    window = (t >= 10 * u) & (t <= 40 * u)
     sym = _interp_sym(ds, t[window])
     dev = max(np.max(np.abs(ds.eg_sim.values[:, window] / sym - 1.0)),
               np.max(np.abs(ds.eg_theory.values[:, window] / sym - 1.0)))
     out.append(Check.at_most(
-        "plateau t in [10, 40]: max |eps / eps_sym - 1| (sim and ODE)", dev, 0.3,
+        f"plateau t in [{10 * u:g}, {40 * u:g}]: max |eps / eps_sym - 1| (sim and ODE)", dev, 0.3,
         "SGD first settles on the symmetric plateau"))
-    t_fine = np.geomspace(1.0, 40.0, 200)
+    t_fine = np.geomspace(1.0 * u, 40.0 * u, 200)
     slope = observables.log_slope(t_fine, _interp_sym(ds, t_fine))
     out.append(Check.at_most(
-        "plateau t in [15, 40]: max |d ln eps_sym / d ln t|",
-        np.max(np.abs(slope[t_fine >= 15])), 0.5, "the plateau is flat, not slow convergence"))
+        f"plateau t in [{15 * u:g}, {40 * u:g}]: max |d ln eps_sym / d ln t|",
+        np.max(np.abs(slope[t_fine >= 15 * u])), 0.5,
+        "the plateau is flat, not slow convergence"))
     out.append(Check.at_least(
-        "initial drop t in [1, 5]: max |d ln eps_sym / d ln t|",
-        np.max(np.abs(slope[t_fine <= 5])), 1.0, "a fast drop precedes the plateau"))
+        f"initial drop t in [{1 * u:g}, {5 * u:g}]: max |d ln eps_sym / d ln t|",
+        np.max(np.abs(slope[t_fine <= 5 * u])), 1.0, "a fast drop precedes the plateau"))
     eg_sym = ds.eg_sym_theory.values
     out.append(Check.at_least(
         "symmetric start: min eps_sym / eps_plateau (to t_sym)",
