@@ -3,15 +3,13 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.alignment.networks import ALIGNMENT_NETWORKS, checks
 from learndyn.core.config import ConfigError
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "networks"
-    return learndyn.run("alignment_networks", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("alignment_networks")
 
 
 def test_quick_preset_passes_all_checks(quick):

@@ -4,15 +4,13 @@ claims are false, config errors."""
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.alignment.study import ALIGNMENT, checks
 from learndyn.core.config import ConfigError
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "quick"
-    return learndyn.run("alignment", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("alignment")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -38,53 +36,46 @@ def test_dataset_contract(quick):
     assert set(quick.figures) == {"trajectories", "rich_lazy", "scalar_chain"}
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
 def _name(ds, start):
     (name,) = [c.name for c in checks(ds) if c.name.startswith(start)]
     return name
 
 
-def test_checks_fail_when_claims_are_false(quick):
+def test_checks_fail_when_claims_are_false(quick, recheck):
     ds = quick.dataset
     # an ODE off by 1e-6 from the micro-model
-    res = _broken(ds, h_theory=ds.h_theory * (1 + 1e-6))
+    res = recheck(checks, ds, h_theory=ds.h_theory * (1 + 1e-6))
     assert not res[_name(ds, "micro-model vs ODE")]
     # a drifting conserved quantity
     drift = ds.C_sim + 1e-6 * ds.time_micro
-    assert not _broken(ds, C_sim=drift)[_name(ds, "conservation: micro-model")]
+    assert not recheck(checks, ds, C_sim=drift)[_name(ds, "conservation: micro-model")]
     # a fixed-point formula that ignores y0 (A_high = h0): wrong at small h0
     h0 = ds.h0.broadcast_like(ds.sweep_h_final_theory)
     a_low2 = ds.eta_h / ds.eta_y * ds.attrs["dx2"] * ds.attrs["dy2"]
     naive = h0 / 2 + np.sqrt(h0**2 / 4 + a_low2)
-    assert not _broken(ds, sweep_h_final_theory=naive)[_name(ds, "fixed point: max |h(T)")]
+    assert not recheck(checks, ds, sweep_h_final_theory=naive)[_name(ds, "fixed point: max |h(T)")]
     # micro-model runs that end 2% away from their fixed point
-    off = _broken(ds, h_final_sim=ds.h_final_sim * 1.02)
+    off = recheck(checks, ds, h_final_sim=ds.h_final_sim * 1.02)
     assert not off[_name(ds, "micro-model: converged runs")]
     # a sweep that never leaves the initial scale: not rich
     lazy = ds.sweep_h_theory * 0 + ds.h0
-    res = _broken(ds, sweep_h_theory=lazy)
+    res = recheck(checks, ds, sweep_h_theory=lazy)
     assert not res[_name(ds, "rich limit")]
     # a non-monotone h_inf(h0)
     bumpy = ds.sweep_h_theory.copy()
     bumpy[{"h0": 1, "time": -1}] = 1e3
-    assert not _broken(ds, sweep_h_theory=bumpy)[_name(ds, "h_inf(h0) non-increasing")]
+    assert not recheck(checks, ds, sweep_h_theory=bumpy)[_name(ds, "h_inf(h0) non-increasing")]
     # a chain solution shifted in time by two records
     late = ds.chain_h_deep_linear.copy(data=np.roll(ds.chain_h_deep_linear.values, 2, axis=1))
-    assert not _broken(ds, chain_h_deep_linear=late)[_name(ds, "scalar chain: max |ODE")]
+    assert not recheck(checks, ds, chain_h_deep_linear=late)[_name(ds, "scalar chain: max |ODE")]
     # the half_mse loss formula applied to half_sum runs
     swapped = ds.loss_theory.copy()
     swapped.loc[{"convention": "half_sum"}] = ds.loss_theory.sel(convention="half_mse").values
-    assert not _broken(ds, loss_theory=swapped)[_name(ds, "loss (half_sum)")]
+    assert not recheck(checks, ds, loss_theory=swapped)[_name(ds, "loss (half_sum)")]
     # a failed solve (NaN) fails its check instead of passing
     nan = ds.sweep_y_theory.copy()
     nan[{"pair": 0, "h0": 0, "time": -1}] = np.nan
-    assert not _broken(ds, sweep_y_theory=nan)[_name(ds, "fixed point: max |y(T)")]
+    assert not recheck(checks, ds, sweep_y_theory=nan)[_name(ds, "fixed point: max |y(T)")]
 
 
 def test_config_errors():

@@ -9,15 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.induction_heads.study import INDUCTION_HEADS, InductionConfig, checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    return learndyn.run("induction_heads", preset="quick",
-                        out=tmp_path_factory.mktemp("runs") / "quick")
+def quick(run_quick):
+    return run_quick("induction_heads")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -37,29 +35,22 @@ def test_quick_dataset_layout(quick):
     assert abs(float(ds.loss_sim.isel(time=0).mean()) - np.log(5)) < 0.5
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
-def test_checks_can_fail(quick):
+def test_checks_can_fail(quick, recheck):
     ds = quick.dataset
     # a loss that decays smoothly from the start: no plateau, no abrupt drop
     t = ds.time / ds.time[-1]
     smooth = ds.loss_sim * 0 + np.log(5) * np.exp(-4 * t)
-    res = _broken(ds, loss_sim=smooth, phase_change_time_sim=ds.phase_change_time_sim * 0
+    res = recheck(checks, ds, loss_sim=smooth, phase_change_time_sim=ds.phase_change_time_sim * 0
                   + float(ds.time[int(0.4 * ds.sizes["time"])]))
     assert not res["plateau length in [0.6, 0.8] / phase-change time (worst seed)"]
     # identical heads: no diversity
     same = ds.induction_strength_sim * 0 + 0.6
-    assert not _broken(ds, induction_strength_sim=same)["strongest - weakest strength "
+    assert not recheck(checks, ds, induction_strength_sim=same)["strongest - weakest strength "
                                                         "(worst seed)"]
     # a head whose removal costs a lot: not redundant
     abl = ds.ablation_accuracy_sim.copy()
     abl[0, 0] = 0.5
-    assert not _broken(ds, ablation_accuracy_sim=abl)[
+    assert not recheck(checks, ds, ablation_accuracy_sim=abl)[
         "largest accuracy drop from removing one head"]
 
 

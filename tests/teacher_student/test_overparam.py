@@ -3,15 +3,13 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.teacher_student.overparam import TEACHER_STUDENT_OVERPARAM, OverparamConfig, checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "overparam"
-    return learndyn.run("teacher_student_overparam", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("teacher_student_overparam")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -32,17 +30,10 @@ def test_quick_values(quick):
     assert ds.stuck_sim.dtype == bool and not ds.stuck_sim.any()
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
-def test_checks_fail_when_results_are_wrong(quick):
+def test_checks_fail_when_results_are_wrong(quick, recheck):
     ds = quick.dataset
     # a noise term missing a factor: first-layer floors 30% high, both-layer floors flat in K
-    result = _broken(ds, eg_star_theory_erf=ds.eg_star_theory_erf * 1.3,
+    result = recheck(checks, ds, eg_star_theory_erf=ds.eg_star_theory_erf * 1.3,
                      eg_star_theory_both=ds.eg_star_theory_both.copy(
                          data=np.full(2, float(ds.eg_star_theory_both[0]))),
                      eg_star_theory_linear=ds.eg_star_theory_linear * (1 + 1e-5),
@@ -52,7 +43,8 @@ def test_checks_fail_when_results_are_wrong(quick):
                             "linear first layer: max", "SGD linear")):
             assert not passed, name
     flat = ds.eg_star_theory_erf.copy(data=np.tile(ds.eg_star_theory_erf.values[:, :1], 3))
-    assert not _broken(ds, eg_star_theory_erf=flat)["erf first layer: min eps*(K+1) / eps*(K)"]
+    result = recheck(checks, ds, eg_star_theory_erf=flat)
+    assert not result["erf first layer: min eps*(K+1) / eps*(K)"]
 
 
 @pytest.mark.parametrize("values, field", [

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.core.engine import DivergenceError
 from learndyn.teacher_student import TeacherStudentConfig, simulate
@@ -11,9 +10,8 @@ from learndyn.teacher_student.study import TEACHER_STUDENT, checks
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "quick"
-    return learndyn.run("teacher_student", preset="quick", out=out)
+def quick(run_quick):
+    return run_quick("teacher_student")
 
 
 def test_quick_preset_passes_all_checks(quick):
@@ -38,37 +36,30 @@ def test_quick_dataset_layout(quick):
     assert all(p.stat().st_size > 10_000 for p in quick.figures.values())
 
 
-def _broken(ds, **changes):
-    ds = ds.copy(deep=True)
-    for name, value in changes.items():
-        ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
-
-
-def test_checks_fail_when_theory_is_wrong(quick):
+def test_checks_fail_when_theory_is_wrong(quick, recheck):
     ds = quick.dataset
     # an ODE 50% too high everywhere (e.g. a dropped factor 2/pi -> 1 in I2 would do worse)
-    result = _broken(ds, eg_theory=ds.eg_theory * 1.5)
+    result = recheck(checks, ds, eg_theory=ds.eg_theory * 1.5)
     assert not result["ODE vs SGD, t <= 50: max |log10 eps_sim - log10 eps_ODE|"]
     # an ODE escaping twice as late
     late = ds.eg_theory.interp(time=ds.time / 2.0).transpose(*ds.eg_theory.dims)
-    result = _broken(ds, eg_theory=late)
+    result = recheck(checks, ds, eg_theory=late)
     assert not result["escape time (eps < eps_plateau/10): max |t_ODE / t_sim - 1|"]
 
 
-def test_checks_fail_without_plateau_or_escape(quick):
+def test_checks_fail_without_plateau_or_escape(quick, recheck):
     ds = quick.dataset
     decaying = ds.eg_sym_theory.copy(data=0.7 * np.exp(-ds.time_sym.values / 10.0))
-    result = _broken(ds, eg_sym_theory=decaying)
+    result = recheck(checks, ds, eg_sym_theory=decaying)
     assert not result["plateau t in [15, 40]: max |d ln eps_sym / d ln t|"]
     assert not result["symmetric start: min eps_sym / eps_plateau (to t_sym)"]
     stuck = ds.eg_sim.copy(data=np.maximum(ds.eg_sim.values, float(ds.eg_plateau_theory)))
-    result = _broken(ds, eg_sim=stuck)
+    result = recheck(checks, ds, eg_sim=stuck)
     assert not result["escape: max over seeds of eps_sim(t_max) / eps_plateau"]
 
 
 @pytest.mark.slow
-def test_simulate_returns_initial_overlaps_and_noise_floor():
+def test_simulate_returns_initial_overlaps_and_noise_floor(recheck):
     """sigma > 0, K = M = 1 (no plateau): the run ends on the ODE's noise floor (a fixed point
     near the small-lr law); the Monte-Carlo eps_g agrees with the analytic one."""
     config = TeacherStudentConfig(N=200, M=1, K=1, lr=1.0, sigma=0.1, t_max=60.0,
@@ -84,11 +75,11 @@ def test_simulate_returns_initial_overlaps_and_noise_floor():
     floor = result["noise floor: max |eps_sim(end) / eps_floor - 1|"]
     assert floor.passed, floor
     assert np.allclose(ds.eg_mc_sim.values, ds.eg_sim.values[:, -1], rtol=0.1)
-    wrong = _broken(ds, eg_floor_theory=ds.eg_floor_theory * 1.5)
+    wrong = recheck(checks, ds, eg_floor_theory=ds.eg_floor_theory * 1.5)
     assert not wrong["noise floor: max |eps_sim(end) / eps_floor - 1|"]
 
 
-def test_relu_ode_tracks_sgd():
+def test_relu_ode_tracks_sgd(recheck):
     """ReLU from small init (w ~ N(0, 1e-6)), K = M = 2, N = 500, lr = 0.5, 2 seeds: the ODE
     (with the quadrature I4) from each seed's own initial overlaps follows SGD through the
     first learning phase onto the plateau (t <= 20) within the study's |log10| 0.15 (measured
@@ -102,7 +93,7 @@ def test_relu_ode_tracks_sgd():
     assert agree.passed and agree.value < 0.1, agree
     for name in ("eg_sim", "eg_theory"):
         assert np.all(ds[name].isel(time=-1) < 0.2 * ds[name].isel(time=0)), name
-    wrong = _broken(ds, eg_theory=ds.eg_theory * 1.5)
+    wrong = recheck(checks, ds, eg_theory=ds.eg_theory * 1.5)
     assert not wrong["ODE vs SGD, t <= 50: max |log10 eps_sim - log10 eps_ODE|"]
 
 
