@@ -3,11 +3,15 @@
 Measured side by side in one process:
 
 - ``learndyn SGD``: :func:`learndyn.teacher_student.simulate` (the study's path: seeds vmapped,
-  steps in a ``fori_loop`` inside ``lax.scan`` inside ``jit``, inputs drawn inside the loop in
-  blocks of B steps), erf, first layer only, float32, best of three calls after a warm-up call
+  steps in a ``fori_loop`` inside ``lax.scan`` inside ``jit``, inputs drawn inside the loop by
+  XORWOW lanes, 5 U steps a draw), erf, first layer only, float32, best of three calls after a warm-up call
   with the same shapes (compile excluded; the compile time is reported separately). Throughput in
   seed-steps per second for N in {500, 2000, 10000}, K = M in {2, 8, 20} and 1, 8, 32 seeds
   (steps scaled down as 500/N so that every timing does similar work).
+- ``generators``: standard normals per second inside a compiled scan, N = 500, 1 and 32 seeds
+  vmapped: the stream the loop uses (:func:`learndyn.teacher_student.data.draw`, XORWOW +
+  inverse erf) against ``jax.random.normal`` (threefry + inverse erf) drawing the same shapes
+  from a folded-in key (the loop's generator before XORWOW).
 - ``numpy SGD`` (in-run reference): the same update as a plain numpy loop, one seed, N = 500,
   K = M = 2 (what one writes without a compiler).
 - ``learndyn ODE``: :func:`learndyn.teacher_student.theory.integrate`, erf, M = 2, K = 4,
@@ -31,11 +35,13 @@ import platform
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from scipy.special import erf
 
 import learndyn.core  # noqa: F401  (float64 mode for the theory)
-from learndyn.teacher_student import TeacherStudentConfig, simulate, theory
+from learndyn.teacher_student import TeacherStudentConfig, data, simulate, theory
 
 RESULTS = Path(__file__).parent / "results" / "teacher_student.json"
 REFERENCE = {"cpp_sgd_steps_per_s": 5.6e4, "cpp_ode_seconds": 0.6}
@@ -58,6 +64,34 @@ def time_sgd(N: int, K: int, seeds: int, steps: int) -> dict:
     return {"N": N, "K": K, "M": K, "seeds": seeds, "steps": config.num_steps,
             "seconds": elapsed, "compile_seconds": max(first - elapsed, 0.0),
             "seed_steps_per_s": rate}
+
+
+def time_generator(kind: str, seeds: int, N: int = 500, draws: int = 100) -> dict:
+    """Normals per second of ``draws`` draws of (steps_per_draw(N), N + 1) per seed."""
+    shape = (data.steps_per_draw(N), N + 1)
+
+    def xorwow(key):
+        def body(c, _):
+            s, acc = c
+            s, z = data.draw(s, N)
+            return (s, acc + z.sum()), None
+        return jax.lax.scan(body, (data.stream(key, N), 0.0), None, length=draws)[0][1]
+
+    def threefry(key):
+        def body(acc, i):
+            return acc + jax.random.normal(jax.random.fold_in(key, i), shape).sum(), None
+        return jax.lax.scan(body, 0.0, jnp.arange(draws))[0]
+
+    run = jax.jit(jax.vmap(xorwow if kind == "xorwow" else threefry))
+    keys = jax.random.split(jax.random.key(0), seeds)
+    run(keys).block_until_ready()
+    elapsed = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        run(keys).block_until_ready()
+        elapsed = min(elapsed, time.perf_counter() - start)
+    return {"generator": kind, "seeds": seeds, "N": N,
+            "normals_per_s": seeds * draws * shape[0] * shape[1] / elapsed}
 
 
 def numpy_sgd(N: int = 500, K: int = 2, steps: int = 20_000) -> dict:
@@ -106,6 +140,7 @@ def main(argv=None) -> None:
         sgd.append(time_sgd(N, K, s, args.steps))
         print(sgd[-1], flush=True)
     ref = numpy_sgd(steps=min(args.steps, 20_000))
+    gens = [time_generator(kind, s) for kind in ("xorwow", "threefry") for s in (1, 32)]
     ode = [time_ode(rtol=rtol) for rtol in (1e-10, 1e-6)]
     print(f"{'method':<16}{'N':>7}{'K=M':>5}{'seeds':>7}{'seed-steps/s':>15}"
           f"{'vs C++ ref':>12}{'compile s':>11}")
@@ -117,6 +152,9 @@ def main(argv=None) -> None:
     print(f"{'numpy SGD':<16}{ref['N']:>7}{ref['K']:>5}{1:>7}"
           f"{ref['steps_per_s']:>15.3g}"
           f"{ref['steps_per_s'] / REFERENCE['cpp_sgd_steps_per_s']:>11.2f}x")
+    for r in gens:
+        print(f"generator {r['generator']:<9} N = {r['N']}, {r['seeds']:>2} seeds: "
+              f"{r['normals_per_s']:.3g} normals/s")
     for o in ode:
         print(f"learndyn ODE (erf, M=2, K=4, t to 1000, rtol {o['rtol']:g}): "
               f"{o['seconds']:.3f} s ({o['seconds_with_compile']:.1f} s with compile), "
@@ -126,7 +164,8 @@ def main(argv=None) -> None:
     RESULTS.write_text(json.dumps({
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "load_average": os.getloadavg()},
-        "reference_quoted": REFERENCE, "sgd": sgd, "numpy_sgd": ref, "ode": ode,
+        "reference_quoted": REFERENCE, "sgd": sgd, "numpy_sgd": ref, "generators": gens,
+        "ode": ode,
     }, indent=2))
     print(f"wrote {RESULTS}")
 

@@ -57,10 +57,43 @@ def test_init_and_order_parameters():
     assert not np.allclose(small.vstar, 1.0)
 
 
-def test_blocked_data_do_not_depend_on_the_block_size():
-    key = jax.random.key(3)
-    block = jax.jit(data.block, static_argnums=(2, 3))
-    big = block(key, 1, 16, 7)  # steps 16..31
-    small = jnp.concatenate([block(key, b, 4, 7) for b in range(4, 8)])
-    assert np.array_equal(big, small)
-    assert big.shape == (16, 8) and not np.array_equal(big[:4], big[4:8])
+def _draws(n_draws, N, dtype, seed=3):
+    draw = jax.jit(lambda s: data.draw(s, N, dtype))
+    s, out = data.stream(jax.random.key(seed), N, dtype), []
+    for _ in range(n_draws):
+        s, z = draw(s)
+        out.append(np.asarray(z, np.float64))
+    return np.concatenate(out)  # (steps, N + 1)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_stream_numbers_are_standard_normal_and_uncorrelated(dtype):
+    """XORWOW + inverse erf: moments, tails and correlations (across lanes, consecutive steps,
+    substreams) within 5 standard errors of i.i.d. N(0, 1) on n = 1.3e6 numbers, and as many
+    distinct values as n draws from a grid of 2^24 (float32) or 2^53 (float64) points give."""
+    N = 40
+    z = _draws(16, N, dtype)  # U = 399 substreams: 1995 steps per draw
+    assert z.shape == (16 * data.steps_per_draw(N), N + 1)
+    n, se = z.size, 1 / np.sqrt(z.size)
+    assert abs(z.mean()) < 5 * se
+    assert abs(z.var() - 1) < 5 * np.sqrt(2) * se
+    assert abs((z**4).mean() - 3) < 5 * np.sqrt(96) * se
+    assert abs((z**3).mean()) < 5 * np.sqrt(15) * se
+    tail = (np.abs(z) > 2).mean()  # 2 (1 - Phi(2)) = 0.0455
+    assert abs(tail - 0.04550026) < 5 * np.sqrt(0.0455 * 0.9545 / n)
+    for a, b in [(z[:, :-1], z[:, 1:]), (z[:-1], z[1:]), (z[:-5], z[5:]),
+                 (z[:-data.substreams(N)], z[data.substreams(N):])]:
+        assert abs((a * b).mean()) < 5 / np.sqrt(a.size)
+    grid = 2.0 ** (24 if dtype == jnp.float32 else 53)
+    assert len(np.unique(z)) == pytest.approx(-grid * np.expm1(-n / grid), rel=2e-3)
+
+
+def test_stream_depends_on_the_key_and_advances():
+    N = 7
+    s0, s1 = (data.stream(jax.random.key(k), N) for k in (0, 1))
+    a, z0 = data.draw(s0, N)
+    _, z1 = data.draw(s1, N)
+    _, z0b = data.draw(a, N)
+    assert z0.shape == (data.steps_per_draw(N), N + 1)
+    assert not np.array_equal(z0, z1) and not np.array_equal(z0, z0b)
+    assert np.array_equal(data.draw(s0, N)[1], z0)  # a pure function of the state

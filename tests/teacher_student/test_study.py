@@ -108,13 +108,16 @@ def test_invalid_configs_name_the_field(values, field):
         TeacherStudentConfig(**values)
 
 
-def test_a_seed_runs_the_same_alone_or_with_others():
-    """Blocks of inputs are sized by the number of seeds (128 steps alone, 64 with two at
-    N = 500), but a seed's data, hence its run, do not depend on it."""
+def test_a_seed_runs_the_same_alone_or_with_others_and_whatever_the_records():
+    """A seed's inputs depend only on its key and the step: not on the other seeds run beside
+    it, nor on where records cut the draws (160 steps per draw at N = 500; the records here
+    fall inside draws)."""
     config = TeacherStudentConfig(N=500, t_max=1.0, num_records=5)
     alone, pair = simulate(config, [0]), simulate(config, [0, 1])
     assert np.array_equal(alone.Q_sim.sel(seed=0), pair.Q_sim.sel(seed=0))
     assert not np.array_equal(pair.Q_sim.sel(seed=0), pair.Q_sim.sel(seed=1))
+    other = simulate(config, [0], record_at=np.array([0, 7, 161, 163, 333, 500]))
+    assert np.array_equal(other.Q_sim.isel(time=-1), alone.Q_sim.isel(time=-1))
 
 
 def test_diverging_learning_rate_names_the_step():

@@ -4,13 +4,10 @@ All seeds run in one program (``vmap``); steps between records run in a ``fori_l
 ``lax.scan`` over records, and records are grouped into chunks, one compiled call each, so
 Python wakes up only between chunks (progress, divergence check).
 
-Every step sees a fresh input x ~ N(0, I_N) and a label-noise variable zeta ~ N(0, 1). Drawing
-N + 1 numbers per step costs more than the SGD step itself (one generator call per step), so
-they are drawn B steps at a time inside the loop (:func:`data.block`: the data of step t
-depend only on the seed and t, not on B nor on where the records fall; a block that straddles
-a record is drawn again after it). B = 4 max(1, min(64, 2^14 // ((N + 1) S))) for S seeds: the
-block of all seeds stays cache-sized (at N = 500, 32 seeds ran 2x faster with B = 4 than with
-B = 128, one seed 2x slower with B = 16 than with 128).
+Every step sees a fresh input x ~ N(0, I_N) and a label-noise variable zeta ~ N(0, 1), drawn
+inside the loop from the run's :class:`data.Stream` five steps at a time (:func:`data.draw`);
+the draw that straddles a record is kept in the carry and finished after it, so a run's data
+depend only on its seed and the step.
 
 Divergence: the first step whose error Delta = phi - y is not finite is reported as a
 :class:`~learndyn.core.engine.DivergenceError` (a weight that overflowed makes the next error
@@ -31,7 +28,7 @@ from ..core.study import Progress
 from . import data as inputs
 from . import model
 
-__all__ = ["Recording", "block_size", "run"]
+__all__ = ["Recording", "run"]
 
 
 class Recording(NamedTuple):
@@ -44,50 +41,55 @@ class Recording(NamedTuple):
 
 class _Carry(NamedTuple):
     nets: model.Networks
+    stream: inputs.Stream
+    data: jax.Array  # (GROUP, N + 1): the numbers of the current group of steps
     bad: jax.Array  # first step (0-based) with a non-finite error Delta, -1 if none
 
 
-def block_size(N: int, seeds: int = 1) -> int:
-    """Steps per drawn block: ~64k numbers over all seeds (cache-sized), 4 to 256."""
-    return inputs.UNIT * int(max(1, min(64, 2**14 // ((N + 1) * seeds))))
+def _seed(carry: _Carry, starts, stops, hyper, *, g, train_v, N, dtype):
+    G = inputs.steps_per_draw(N)
 
+    def steps(c: _Carry, lo, hi, first) -> _Carry:
+        def step(t, nb):  # only the networks and the flag travel through the step loop
+            nets, bad = nb
+            z = jax.lax.dynamic_index_in_dim(c.data, t - first, keepdims=False)
+            nets, delta = model.sgd_update(nets, z[:N], z[N], g=g, train_v=train_v, **hyper)
+            return nets, jnp.where((bad < 0) & ~jnp.isfinite(delta), t, bad)
 
-def _seed(carry: _Carry, key, starts, stops, hyper, *, g, train_v, N, dtype, B):
+        nets, bad = jax.lax.fori_loop(lo, hi, step, (c.nets, c.bad))
+        return c._replace(nets=nets, bad=bad)
+
     def interval(c: _Carry, bounds):
         start, stop = bounds
 
-        def block(b, c: _Carry) -> _Carry:
-            data = inputs.block(key, b, B, N, dtype)
+        def group(b, c: _Carry) -> _Carry:
+            stream, data = inputs.draw(c.stream, N, dtype)
+            c = c._replace(stream=stream, data=data)
+            return steps(c, b * G, jnp.minimum(stop, b * G + G), b * G)
 
-            def step(t, c: _Carry) -> _Carry:
-                z = jax.lax.dynamic_index_in_dim(data, t - b * B, keepdims=False)
-                nets, delta = model.sgd_update(c.nets, z[:N], z[N], g=g, train_v=train_v,
-                                               **hyper)
-                return _Carry(nets, jnp.where((c.bad < 0) & ~jnp.isfinite(delta), t, c.bad))
-
-            return jax.lax.fori_loop(jnp.maximum(start, b * B), jnp.minimum(stop, (b + 1) * B),
-                                     step, c)
-
-        last = jnp.where(stop > start, (stop + B - 1) // B, start // B)  # none if empty
-        c = jax.lax.fori_loop(start // B, last, block, c)
+        head = jnp.minimum(stop, -(-start // G) * G)  # rest of a group drawn before start
+        c = steps(c, start, head, (start // G) * G)
+        c = jax.lax.fori_loop(-(-start // G), -(-stop // G), group, c)
         return c, model.order_parameters(c.nets)
 
     return jax.lax.scan(interval, carry, (starts, stops))
 
 
-@partial(jax.jit, static_argnames=("g", "train_v", "B"))
-def _advance(carry, keys, starts, stops, hyper, *, g, train_v, B):
+@partial(jax.jit, static_argnames=("g", "train_v"))
+def _advance(carry, starts, stops, hyper, *, g, train_v):
     N, dtype = carry.nets.w.shape[-1], carry.nets.w.dtype
-    one = partial(_seed, g=g, train_v=train_v, N=N, dtype=dtype, B=B)
-    return jax.vmap(one, in_axes=(0, 0, None, None, None))(carry, keys, starts, stops, hyper)
+    one = partial(_seed, g=g, train_v=train_v, N=N, dtype=dtype)
+    return jax.vmap(one, in_axes=(0, None, None, None))(carry, starts, stops, hyper)
 
 
 @partial(jax.jit, static_argnames=("N", "K", "M", "dtype"))
-def _start(keys, init_args, *, N, K, M, dtype):
-    def one(key):
-        return _Carry(model.init(key, N=N, K=K, M=M, dtype=dtype, **init_args), jnp.int32(-1))
+def _start(init_keys, data_keys, init_args, *, N, K, M, dtype):
+    def one(init_key, data_key):
+        return _Carry(model.init(init_key, N=N, K=K, M=M, dtype=dtype, **init_args),
+                      inputs.stream(data_key, N, dtype), jnp.zeros((inputs.steps_per_draw(N), N + 1), dtype),
+                      jnp.int32(-1))
 
-    carry = jax.vmap(one)(keys)
+    carry = jax.vmap(one)(init_keys, data_keys)
     return carry, jax.vmap(model.order_parameters)(carry.nets)
 
 
@@ -126,7 +128,7 @@ def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, rec
     base = jnp.stack([jax.random.key(s) for s in seeds])
     init_keys, data_keys = jax.vmap(jax.random.split, out_axes=1)(base)
     dt = jnp.dtype(dtype)
-    carry, obs0 = _start(init_keys, init_args, N=N, K=K, M=M, dtype=dt)
+    carry, obs0 = _start(init_keys, data_keys, init_args, N=N, K=K, M=M, dtype=dt)
     hyper = {k: jnp.asarray(v, dtype=dt) for k, v in hyper.items()}
     pieces = [{k: np.asarray(x)[:, None] for k, x in obs0.items()}]
     groups = _groups(record_at, n_chunks)
@@ -136,8 +138,7 @@ def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, rec
         pad = width - len(group)  # empty intervals keep one compiled shape
         starts = np.concatenate([starts, np.full(pad, stops[-1])]).astype(np.int32)
         stops = np.concatenate([stops, np.full(pad, stops[-1])]).astype(np.int32)
-        carry, obs = _advance(carry, data_keys, starts, stops, hyper, g=g, train_v=train_v,
-                              B=block_size(N, len(seeds)))
+        carry, obs = _advance(carry, starts, stops, hyper, g=g, train_v=train_v)
         bad = np.asarray(carry.bad)
         if np.any(bad >= 0):
             i = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
