@@ -15,12 +15,17 @@ def quick(run_quick):
 def test_quick_preset_passes_all_checks(quick):
     failed = [c.name for c in quick.checks if not c.passed]
     assert not failed, failed
-    assert len(quick.checks) == 10
+    assert len(quick.checks) == 11
     assert set(quick.figures) == {"final_error_vs_K", "sgd_runs"}
 
 
 def test_quick_values(quick):
     ds = quick.dataset
+    # the ODE from each seed's start follows that seed's SGD run (linear, N = 500)
+    late = ds.time >= 100
+    assert ds.eg_theory.dims == ("run", "seed", "time")
+    assert np.allclose(ds.eg_theory.where(late, drop=True), ds.eg_sim.where(late, drop=True),
+                       rtol=0.5)
     # erf first layer: eps* / (lr sigma^2/2pi) close to L + M/sqrt3, growing with K
     unit = ds.eta * ds.sigma**2 / (2 * np.pi)
     scaled = (ds.eg_star_theory_erf / unit).sel(eta=0.02).values
@@ -42,6 +47,9 @@ def test_checks_fail_when_results_are_wrong(quick, recheck):
         if name.startswith(("erf first layer: max |", "erf both layers: eps*",
                             "linear first layer: max", "SGD linear")):
             assert not passed, name
+    result = recheck(checks, ds, eg_star_theory_sim=ds.eg_star_theory_sim * 1.15)
+    assert not result["SGD linear-first-K2: |eps*_ODE / eps*_sim - 1| (seed means)"]
+    assert result["SGD linear-first-K2: |eps*_sim / law - 1| (seed mean)"]
     flat = ds.eg_star_theory_erf.copy(data=np.tile(ds.eg_star_theory_erf.values[:, :1], 3))
     result = recheck(checks, ds, eg_star_theory_erf=flat)
     assert not result["erf first layer: min eps*(K+1) / eps*(K)"]

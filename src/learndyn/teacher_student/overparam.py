@@ -32,7 +32,7 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
 from . import observables, theory
-from .study import TeacherStudentConfig, simulate
+from .study import TeacherStudentConfig, ode_from_simulation, simulate
 
 __all__ = ["TEACHER_STUDENT_OVERPARAM", "OverparamConfig", "checks", "figures", "run"]
 
@@ -164,7 +164,7 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
             for K in config.sgd_K]
     if not runs:
         return None
-    labels, eg, eg_star, stuck, law = [], [], [], [], []
+    labels, eg, eg_star, stuck, law, eg_ode, eg_star_ode = [], [], [], [], [], [], []
     times = None
     for g, mode, K in runs:
         ts = TeacherStudentConfig(
@@ -184,6 +184,11 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
         labels.append(label)
         eg.append(e)
         eg_star.append(e[:, late].mean(axis=1))
+        if progress is not None:
+            progress(0, 1, f"{label} ODE")
+        ode = ode_from_simulation(ts, sim)
+        eg_ode.append(ode)
+        eg_star_ode.append(ode[:, late].mean(axis=1))
         stuck.append(flag)
         law.append(float(theory.linear_floor_law(K, config.sgd_lr, config.sgd_sigma))
                    if g == "linear" and mode == "first" else np.nan)
@@ -193,6 +198,8 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
             "eg_star_sim": (("run", "seed"), np.stack(eg_star)),
             "stuck_sim": (("run", "seed"), np.stack(stuck)),
             "eg_star_law_sim": ("run", np.asarray(law)),
+            "eg_theory": (("run", "seed", "time"), np.stack(eg_ode)),
+            "eg_star_theory_sim": (("run", "seed"), np.stack(eg_star_ode)),
         },
         coords={"run": labels, "activation": ("run", [r[0] for r in runs]),
                 "layers": ("run", [r[1] for r in runs]), "K_sim": ("run", [r[2] for r in runs]),
@@ -222,6 +229,9 @@ def checks(ds: xr.Dataset) -> list[Check]:
       Gauss-Newton converges to ~1e-12) and growing with K.
     - SGD, linear first layer: seed-mean eps_g* within 10% of the law (finite-N O(1/N)
       corrections plus the noise of a time average over t in [100, 200]).
+    - SGD vs ODE, first layer (any activation): the ODE integrated from each seed's initial
+      overlaps and averaged over the same late times ends within 10% of SGD (seed means; the
+      same finite-N and averaging noise as the law check), and its eps_g* grows with K.
     - erf both layers: the denoising configuration zeroes the RHS at sigma = 0 (<= 1e-10,
       rounding only); at sigma > 0 the fixed point continued from it has a lower eps_g* for
       K = 2M than for K = M (ratio <= 0.9; Sec. 4's denoising).
@@ -281,11 +291,16 @@ def checks(ds: xr.Dataset) -> list[Check]:
         return out
     for run in ds.run.values:
         law = float(ds.eg_star_law_sim.sel(run=run))
+        mean = float(ds.eg_star_sim.sel(run=run).mean())
         if np.isfinite(law):
-            mean = float(ds.eg_star_sim.sel(run=run).mean())
             out.append(Check.at_most(f"SGD {run}: |eps*_sim / law - 1| (seed mean)",
                                      abs(mean / law - 1.0), 0.1,
                                      "SGD settles on the exact linear noise floor"))
+        if str(ds.layers.sel(run=run).values) == "first":
+            ode = float(ds.eg_star_theory_sim.sel(run=run).mean())
+            out.append(Check.at_most(f"SGD {run}: |eps*_ODE / eps*_sim - 1| (seed means)",
+                                     abs(ode / mean - 1.0), 0.1,
+                                     "the ODE from each seed's start ends on SGD's noise floor"))
     for g in np.unique(ds.activation.values):
         for layers in np.unique(ds.layers.values):
             sel = ds.sel(run=(ds.activation == g) & (ds.layers == layers))
@@ -300,6 +315,11 @@ def checks(ds: xr.Dataset) -> list[Check]:
                     f"SGD {g} first layer: min median eps*(K') / eps*(K)",
                     float(np.min(med[1:] / med[:-1])), 1.0,
                     "training the first layer only, the final error grows with K"))
+                ode = np.median(sel.eg_star_theory_sim.values, axis=1)
+                out.append(Check.at_least(
+                    f"ODE {g} first layer: min median eps*(K') / eps*(K)",
+                    float(np.min(ode[1:] / ode[:-1])), 1.0,
+                    "the ODE's final error grows with K too"))
             else:
                 out.append(Check.at_most(
                     f"SGD {g} both layers: max median eps*(K) / eps*(K = M), runs not stuck",
@@ -314,7 +334,8 @@ def checks(ds: xr.Dataset) -> list[Check]:
 
 # ---- figures ------------------------------------------------------------------------------
 def figures(ds: xr.Dataset) -> dict:
-    """eps_g* against K: first layer (erf, linear: ODE, law, SGD) and both layers (erf)."""
+    """eps_g* against K: first layer (erf, linear: ODE, law, SGD) and both layers (erf); the SGD
+    runs over time with the ODE from each seed's start, and their eps_g* against K."""
     fig, axes = plotting.figure(3, width=4.0, height=3.4)
     ax = axes[0, 0]
     colors = plotting.colors(ds.sizes["eta"])
@@ -361,19 +382,38 @@ def figures(ds: xr.Dataset) -> dict:
     out = {"final_error_vs_K": fig}
 
     if "eg_sim" in ds:
-        fig2, axes2 = plotting.figure(1, width=5.0, height=3.6)
+        fig2, axes2 = plotting.figure(2, width=5.0, height=3.6)
         ax = axes2[0, 0]
         ax.set(xscale="log", yscale="log")
         cols = plotting.colors(ds.sizes["run"])
         t = ds.time.values
         for run, color in zip(ds.run.values, cols):
             plotting.sim_band(ax, t[1:], ds.eg_sim.sel(run=run).values[:, 1:], color=color)
+            plotting.theory_line(ax, t[1:], ds.eg_theory.sel(run=run).values[:, 1:].mean(0),
+                                 color=color)
             law = float(ds.eg_star_law_sim.sel(run=run))
             if np.isfinite(law):
-                ax.axhline(law, color=color, lw=1.2)
-        ax.set(xlabel="t = steps / N", ylabel="eps_g", title="SGD runs (lines: exact laws)")
+                ax.axhline(law, color=color, lw=1, ls=":")
+        ax.set(xlabel="t = steps / N", ylabel="eps_g", title="SGD runs; ODE from each start")
         plotting.legend_theory_sim(ax, [(str(r), c) for r, c in zip(ds.run.values, cols)],
                                    fontsize=7)
+        ax = axes2[0, 1]
+        groups = sorted({(str(g), str(m)) for g, m in zip(ds.activation.values,
+                                                          ds.layers.values)})
+        for i, (g, layers) in enumerate(groups):
+            color = f"C{i}"
+            sel = ds.sel(run=(ds.activation == g) & (ds.layers == layers)).sortby("K_sim")
+            ok = ~sel.stuck_sim.values
+            sim = [np.median(e[k]) if k.any() else np.nan
+                   for e, k in zip(sel.eg_star_sim.values, ok)]
+            ax.plot(sel.K_sim, sim, "o", mfc="none", color=color)
+            plotting.theory_line(ax, sel.K_sim, np.median(sel.eg_star_theory_sim.values, 1),
+                                 color=color, ls="-" if layers == "first" else "--",
+                                 label=f"{g}, {layers} layer{'s' if layers == 'both' else ''}")
+        ax.set(xlabel="student width K", ylabel="eps_g* (median over seeds)", yscale="log",
+               title="final error: SGD (not stuck), ODE")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=7)
         out["sgd_runs"] = fig2
     return out
 

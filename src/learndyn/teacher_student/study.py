@@ -33,7 +33,8 @@ from ..core.study import Check, Preset, Progress, Study
 from . import observables, online, theory
 from .integrals import has_i4
 
-__all__ = ["TEACHER_STUDENT", "TeacherStudentConfig", "checks", "figures", "run", "simulate"]
+__all__ = ["TEACHER_STUDENT", "TeacherStudentConfig", "checks", "figures", "ode_from_simulation",
+           "run", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,21 @@ def _solve_batch(Q0, R0, T, v0, vstar, params, times, symmetric, activation, tra
 def _params(config: TeacherStudentConfig):
     lr2 = config.lr if config.lr2 is None else config.lr2
     return tuple(jnp.float64(x) for x in (config.lr, lr2, config.sigma, config.weight_decay))
+
+
+def ode_from_simulation(config: TeacherStudentConfig, sim: xr.Dataset) -> np.ndarray:
+    """eps_g (seed, time) of the ODE integrated from each seed's own initial overlaps, on the
+    simulation's time grid (all seeds in one batched solve)."""
+    start = sim.isel(time=0)
+    args = (start.Q_sim.values, start.R_sim.values, sim.T.values, start.v_sim.values,
+            sim.vstar.values)
+    for Q0, R0, T in zip(*args[:3]):
+        theory.check_order_parameters(Q0, R0, T, name="simulation's initial overlaps")
+    n = sim.sizes["seed"]
+    _, eg = _solve_batch(*(jnp.asarray(x) for x in args), _params(config),
+                         jnp.asarray(np.tile(sim.time.values, (n, 1))), jnp.zeros(n),
+                         activation=config.activation, train_v=config.train_second_layer)
+    return np.asarray(eg)
 
 
 def _theory(config: TeacherStudentConfig, sim: xr.Dataset) -> xr.Dataset:
