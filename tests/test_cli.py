@@ -1,5 +1,6 @@
 """The command line: list, run, show; exit codes; one-line errors; stored runs never lost."""
 
+import io
 import json
 import subprocess
 import sys
@@ -166,3 +167,17 @@ def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "learndyn", "list"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "deep_linear" in proc.stdout
+
+
+def test_progress_without_a_terminal_prints_plain_lines():
+    from rich.console import Console
+
+    from learndyn.cli import _Bar
+
+    console = Console(file=io.StringIO(), force_terminal=False, width=100)
+    bar = _Bar(console, delay=0.0, every=3600.0)
+    bar(1, 10, "SGD")
+    bar(2, 10, "SGD")  # within `every` of the last line: silent
+    bar(10, 10, "SGD")
+    lines = console.file.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["SGD: 1/10", "SGD: 10/10"]

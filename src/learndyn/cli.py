@@ -37,17 +37,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Bar:
-    """A rich progress bar that appears only once a run has taken more than ``delay`` seconds."""
+    """A rich progress bar that appears only once a run has taken more than ``delay`` seconds.
 
-    def __init__(self, console: Console, delay: float = 1.5):
-        self.console, self.delay, self.start = console, delay, time.monotonic()
+    When the console is not a terminal (a log file, a batch job) it prints a plain line per
+    label instead, at most every ``every`` seconds and when the label completes.
+    """
+
+    def __init__(self, console: Console, delay: float = 1.5, every: float = 60.0):
+        self.console, self.delay, self.every = console, delay, every
+        self.start = time.monotonic()
         self.progress: Progress | None = None
         self.tasks: dict[str, int] = {}
+        self.printed: dict[str, float] = {}
 
     def __call__(self, done: int, total: int, label: str = "") -> None:
+        now = time.monotonic()
+        if now - self.start < self.delay:
+            return
+        if not self.console.is_terminal:
+            if done >= total or now - self.printed.get(label, -np.inf) >= self.every:
+                self.printed[label] = now
+                self.console.print(f"{label or 'training'}: {done}/{total} "
+                                   f"({now - self.start:.0f} s)", highlight=False)
+            return
         if self.progress is None:
-            if time.monotonic() - self.start < self.delay:
-                return
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeRemainingColumn(), console=self.console, transient=True,
