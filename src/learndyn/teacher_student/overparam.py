@@ -184,9 +184,9 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
         labels.append(label)
         eg.append(e)
         eg_star.append(e[:, late].mean(axis=1))
-        if progress is not None:
-            progress(0, 1, f"{label} ODE")
         ode = ode_from_simulation(ts, sim)
+        if progress is not None:
+            progress(1, 1, f"{label} ODE")
         eg_ode.append(ode)
         eg_star_ode.append(ode[:, late].mean(axis=1))
         stuck.append(flag)
