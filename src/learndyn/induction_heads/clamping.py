@@ -108,11 +108,13 @@ def _interventions_of(n_heads: int, pt_head: int, active_head: int, strength: fl
 def _setting_args(config: ClampingConfig) -> list[dict]:
     """Per data setting: its arrays padded to common shapes (classes, label pairs, labels)."""
     base = config.settings()[0]
+    pad = {"n_classes": max(c for _, c in config.settings()) + config.n_test_classes,
+           "n_pairs": config.n_labels_max * (config.n_labels_max - 1) // 2}
     per = []
     for n_labels, n_classes in config.settings():
         held = config.n_heldout_pairs if n_labels == base[0] else heldout_pairs(n_labels)
         per.append(_args(replace(config, n_labels=n_labels, n_train_classes=n_classes,
-                                 n_heldout_pairs=held)))
+                                 n_heldout_pairs=held), **pad))
     n_cls = max(a["features"].shape[0] for a in per)
     n_pairs = max(a["train"]["pairs"].shape[0] for a in per)
     out = []
