@@ -124,11 +124,10 @@ def _advance(step: Step, observe: Observe, batched: bool, state, keys, starts, s
     return seeds(state, keys, starts, stops, args)
 
 
-@partial(jax.jit, static_argnums=(0, 1, 2))
-def _start(init: Init, observe: Observe, batched: bool, keys, args):
+@partial(jax.jit, static_argnums=(0, 1))
+def _start(init: Init, batched: bool, keys, args):
     def seeds(args):
-        state = jax.vmap(lambda k: init(k, args))(keys)
-        return state, jax.vmap(lambda s: observe(s, args))(state)
+        return jax.vmap(lambda k: init(k, args))(keys)
 
     return jax.vmap(seeds)(args) if batched else seeds(args)
 
@@ -185,12 +184,16 @@ def simulate(
     seeds = [int(s) for s in seeds]
     base = jnp.stack([jax.random.key(s) for s in seeds])
     init_keys, step_keys = jax.vmap(jax.random.split, out_axes=1)(base)
-    state, obs0 = _start(init, observe, batched, init_keys, args)
+    state = _start(init, batched, init_keys, args)
     seed_axis = 1 if batched else 0
     _raise_if_diverged(state, seeds, 0, batched)
-    pieces = [jax.tree.map(lambda x: np.expand_dims(np.asarray(x), seed_axis + 1), obs0)]
     groups = _chunks(record_at, n_chunks)
-    width = max(len(g) for g in groups) if groups else 0
+    width = max(len(g) for g in groups) if groups else 1
+    # the record at step 0 comes from the training program itself (zero-length intervals), so
+    # `observe` is compiled once, not also in a separate start-up program
+    zero = np.zeros(width, np.int32)
+    _, _, obs0 = _advance(step, observe, batched, state, step_keys, zero, zero, args)
+    pieces = [jax.tree.map(lambda x: np.take(np.asarray(x), [0], axis=seed_axis + 1), obs0)]
     total = int(record_at[-1])
     for group in groups:
         stops = record_at[group]
