@@ -187,17 +187,16 @@ def simulate(
     state = _start(init, batched, init_keys, args)
     seed_axis = 1 if batched else 0
     _raise_if_diverged(state, seeds, 0, batched)
-    groups = _chunks(record_at, n_chunks)
-    width = max(len(g) for g in groups) if groups else 1
-    # the record at step 0 comes from the training program itself (zero-length intervals), so
-    # `observe` is compiled once, not also in a separate start-up program
-    zero = np.zeros(width, np.int32)
-    _, _, obs0 = _advance(step, observe, batched, state, step_keys, zero, zero, args)
-    pieces = [jax.tree.map(lambda x: np.take(np.asarray(x), [0], axis=seed_axis + 1), obs0)]
+    # the record at step 0 (a zero-length interval) rides with the first chunk, so `observe`
+    # is compiled once, inside the training program
+    groups = _chunks(record_at, n_chunks) or [np.arange(1, 1)]
+    groups[0] = np.concatenate([[0], groups[0]]).astype(np.int64)
+    width = max(len(g) for g in groups)
+    pieces = []
     total = int(record_at[-1])
     for group in groups:
         stops = record_at[group]
-        starts = record_at[group - 1]
+        starts = record_at[np.maximum(group - 1, 0)]
         pad = width - len(group)  # zero-length intervals keep one compiled shape
         starts = np.concatenate([starts, np.full(pad, stops[-1])]).astype(np.int32)
         stops = np.concatenate([stops, np.full(pad, stops[-1])]).astype(np.int32)
