@@ -35,6 +35,7 @@ __all__ = [
     "Recording",
     "TrainState",
     "gradient_step",
+    "chunk_width",
     "record_steps",
     "simulate",
 ]
@@ -145,6 +146,13 @@ def _chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
     return [g for g in groups if len(g)]
 
 
+def chunk_width(record_at: np.ndarray, n_chunks: int = 20) -> int:
+    """Records per compiled call that :func:`simulate` uses for this schedule (the first chunk
+    also carries step 0): calls whose ``width`` agrees share one compiled program."""
+    groups = _chunks(np.asarray(record_at, dtype=np.int64), n_chunks) or [np.arange(0)]
+    return max([len(groups[0]) + 1] + [len(g) for g in groups[1:]])
+
+
 def simulate(
     init: Init,
     step: Step,
@@ -157,6 +165,7 @@ def simulate(
     label: str = "",
     n_chunks: int = 20,
     batched: bool = False,
+    width: int | None = None,
 ) -> Recording:
     """Train one model per seed (vmapped) and record ``observe`` at steps ``record_at``.
 
@@ -170,6 +179,9 @@ def simulate(
         n_chunks: how often control returns to Python.
         batched: every leaf of ``args`` carries a leading axis of B values (e.g. sweep points
             that keep array shapes); all B x seeds runs are vmapped into one program.
+        width: records per compiled call, at least :func:`chunk_width` (padded with
+            zero-length intervals, each costing one ``observe``): give calls with different
+            schedules the same width to share one compiled program.
 
     Returns:
         :class:`Recording` with ``values[name]`` of shape ``(seed, record, ...)``, or
@@ -191,7 +203,7 @@ def simulate(
     # is compiled once, inside the training program
     groups = _chunks(record_at, n_chunks) or [np.arange(1, 1)]
     groups[0] = np.concatenate([[0], groups[0]]).astype(np.int64)
-    width = max(len(g) for g in groups)
+    width = max([len(g) for g in groups] + [width or 0])
     pieces = []
     total = int(record_at[-1])
     for group in groups:
