@@ -183,7 +183,7 @@ def run(config: ClampingConfig, *, seeds, progress: Progress | None = None) -> x
         n_chunks = next((n for n in range(1, N_CHUNKS + 1) if chunk_width(sched, n) <= width),
                         N_CHUNKS) if n_steps < config.num_steps else N_CHUNKS
         rec = simulate(init, step, observe, seeds=seeds, record_at=sched,
-                       args=jax.tree.map(lambda x: jnp.asarray(x[idx]), args), batched=True,
+                       args=jax.tree.map(lambda x, i=idx: jnp.asarray(x[i]), args), batched=True,
                        progress=progress, label=f"{len(idx)} runs x {n_steps} steps",
                        n_chunks=n_chunks, width=width)
         at = np.searchsorted(steps, sched)
