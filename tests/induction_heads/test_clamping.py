@@ -1,11 +1,10 @@
-"""The induction_clamping study end to end (quick preset; slow: twelve clamped runs x two seeds
-of a two-pass model), its checks on constructed results, and config validation."""
+"""The induction_clamping study end to end (quick preset), its checks on constructed results,
+and config validation."""
 
 import numpy as np
 import pytest
 import xarray as xr
 
-import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.induction_heads.clamping import (
     INDUCTION_CLAMPING,
@@ -15,9 +14,8 @@ from learndyn.induction_heads.clamping import (
 )
 
 
-@pytest.mark.slow
-def test_quick_preset_passes_all_checks(tmp_path):
-    result = learndyn.run("induction_clamping", preset="quick", out=tmp_path / "quick")
+def test_quick_preset_passes_all_checks(run_quick):
+    result = run_quick("induction_clamping")
     failed = [(c.name, c.value) for c in result.checks if not c.passed]
     assert not failed, failed
     ds = result.dataset
@@ -27,7 +25,11 @@ def test_quick_preset_passes_all_checks(tmp_path):
     assert list(ds.n_labels.values) == [5, 10, 5] and list(ds.n_classes.values) == [50, 50, 200]
     # conditions not run in a varied setting are missing, the others are complete
     assert np.isnan(ds.loss_sim.sel(condition="copy").isel(setting=1)).all()
-    assert np.isfinite(ds.loss_sim.sel(condition="match")).all()
+    assert np.isfinite(ds.loss_sim.sel(condition="none")).all()
+    # the early-dropping runs train for short_sequences: recorded up to there, NaN after
+    match = ds.loss_sim.sel(condition="match", evaluator="fsl_train")
+    short = ds.time <= result.config.short_sequences
+    assert np.isfinite(match.sel(time=short)).all() and np.isnan(match.sel(time=~short)).all()
 
 
 def _result(pct: dict, seeds=3, t_end=100_000.0):
@@ -96,6 +98,23 @@ def test_settings_and_runs():
     assert [heldout_pairs(n) for n in (5, 10, 15)] == [2, 9, 21]  # the paper's 8/2, 36/9, 84/21
 
 
+def test_groups_share_one_shape():
+    cfg = ClampingConfig(vary_labels=(10,), vary_classes=(200,), num_sequences=96_000,
+                         short_sequences=16_000)
+    groups = cfg.groups()
+    runs = cfg.runs()
+    assert [len(idx) for idx, _ in groups] == [4, 4, 4]
+    assert [n for _, n in groups] == [3000, 500, 500]
+    assert {runs[r][1] for r in groups[0][0]} == {"none", "pt_head"}
+    assert sorted(r for idx, _ in groups for r in idx) == list(range(len(runs)))
+    # an uneven last group is padded with a repeat; no short runs: one group
+    cfg = ClampingConfig(vary_labels=(), vary_classes=(), short_sequences=16_000,
+                         conditions=("none", "pt_head", "match", "copy", "layer1"))
+    assert [len(idx) for idx, _ in cfg.groups()] == [2, 2, 2]
+    assert len(ClampingConfig(vary_labels=(), vary_classes=(), short_sequences=16_000,
+                              conditions=("none", "pt_head")).groups()) == 1
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="'active_head'"):
         ClampingConfig(active_head=8)
@@ -105,3 +124,5 @@ def test_config_errors_name_the_field():
         ClampingConfig(vary_conditions=("match",))
     with pytest.raises(ConfigError, match="'conditions'"):
         INDUCTION_CLAMPING.make_config("quick", overrides=["conditions=none,glue"])
+    with pytest.raises(ConfigError, match="'short_sequences'"):
+        ClampingConfig(num_sequences=96_000, short_sequences=200_000)

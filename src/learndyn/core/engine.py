@@ -35,6 +35,7 @@ __all__ = [
     "Recording",
     "TrainState",
     "gradient_step",
+    "chunk_width",
     "record_steps",
     "simulate",
 ]
@@ -124,11 +125,10 @@ def _advance(step: Step, observe: Observe, batched: bool, state, keys, starts, s
     return seeds(state, keys, starts, stops, args)
 
 
-@partial(jax.jit, static_argnums=(0, 1, 2))
-def _start(init: Init, observe: Observe, batched: bool, keys, args):
+@partial(jax.jit, static_argnums=(0, 1))
+def _start(init: Init, batched: bool, keys, args):
     def seeds(args):
-        state = jax.vmap(lambda k: init(k, args))(keys)
-        return state, jax.vmap(lambda s: observe(s, args))(state)
+        return jax.vmap(lambda k: init(k, args))(keys)
 
     return jax.vmap(seeds)(args) if batched else seeds(args)
 
@@ -146,6 +146,13 @@ def _chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
     return [g for g in groups if len(g)]
 
 
+def chunk_width(record_at: np.ndarray, n_chunks: int = 20) -> int:
+    """Records per compiled call that :func:`simulate` uses for this schedule (the first chunk
+    also carries step 0): calls whose ``width`` agrees share one compiled program."""
+    groups = _chunks(np.asarray(record_at, dtype=np.int64), n_chunks) or [np.arange(0)]
+    return max([len(groups[0]) + 1] + [len(g) for g in groups[1:]])
+
+
 def simulate(
     init: Init,
     step: Step,
@@ -158,6 +165,7 @@ def simulate(
     label: str = "",
     n_chunks: int = 20,
     batched: bool = False,
+    width: int | None = None,
 ) -> Recording:
     """Train one model per seed (vmapped) and record ``observe`` at steps ``record_at``.
 
@@ -171,6 +179,9 @@ def simulate(
         n_chunks: how often control returns to Python.
         batched: every leaf of ``args`` carries a leading axis of B values (e.g. sweep points
             that keep array shapes); all B x seeds runs are vmapped into one program.
+        width: records per compiled call, at least :func:`chunk_width` (padded with
+            zero-length intervals, each costing one ``observe``): give calls with different
+            schedules the same width to share one compiled program.
 
     Returns:
         :class:`Recording` with ``values[name]`` of shape ``(seed, record, ...)``, or
@@ -185,16 +196,19 @@ def simulate(
     seeds = [int(s) for s in seeds]
     base = jnp.stack([jax.random.key(s) for s in seeds])
     init_keys, step_keys = jax.vmap(jax.random.split, out_axes=1)(base)
-    state, obs0 = _start(init, observe, batched, init_keys, args)
+    state = _start(init, batched, init_keys, args)
     seed_axis = 1 if batched else 0
     _raise_if_diverged(state, seeds, 0, batched)
-    pieces = [jax.tree.map(lambda x: np.expand_dims(np.asarray(x), seed_axis + 1), obs0)]
-    groups = _chunks(record_at, n_chunks)
-    width = max(len(g) for g in groups) if groups else 0
+    # the record at step 0 (a zero-length interval) rides with the first chunk, so `observe`
+    # is compiled once, inside the training program
+    groups = _chunks(record_at, n_chunks) or [np.arange(1, 1)]
+    groups[0] = np.concatenate([[0], groups[0]]).astype(np.int64)
+    width = max([len(g) for g in groups] + [width or 0])
+    pieces = []
     total = int(record_at[-1])
     for group in groups:
         stops = record_at[group]
-        starts = record_at[group - 1]
+        starts = record_at[np.maximum(group - 1, 0)]
         pad = width - len(group)  # zero-length intervals keep one compiled shape
         starts = np.concatenate([starts, np.full(pad, stops[-1])]).astype(np.int32)
         stops = np.concatenate([stops, np.full(pad, stops[-1])]).astype(np.int32)

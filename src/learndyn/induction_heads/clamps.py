@@ -26,7 +26,9 @@ Conditions (one active layer-2 head; the others value-ablated from step 0):
 
 Every condition is one set of *flags* (arrays), so one compiled two-pass program serves all of
 them and conditions are vmapped side by side; with every flag off the second pass is the plain
-network and the first pass receives no gradient.
+network and the first pass receives no gradient. The first pass always sees the shifted
+embeddings (only the ``layer1`` conditions read it), so it never computes layer 1 nor layer 2's
+values: it costs only the layer-2 scores.
 """
 
 from __future__ import annotations
@@ -90,10 +92,10 @@ def clamp_interventions(*, n_heads: int, flags: Mapping[str, jax.Array], heads_o
         return jnp.where(on["pt_head"] & (head == pt_head), ideal, act)
 
     def shifted_resid(act, cache, ctx):
+        # unconditional: only the layer1 conditions read pass 1, so its layer 1 is dead code
         emb = cache["blocks.0.hook_resid_pre"]
         t = emb.shape[0]
-        shifted = jnp.concatenate([emb[:1], emb[: t - 2], emb[t - 1:]], axis=0)
-        return jnp.where(on["layer1"], shifted, act)
+        return jnp.concatenate([emb[:1], emb[: t - 2], emb[t - 1:]], axis=0)
 
     def plain_resid(act, cache, ctx):
         return jnp.where(on["layer1"], cache["blocks.0.hook_resid_pre"], act)
@@ -106,11 +108,7 @@ def clamp_interventions(*, n_heads: int, flags: Mapping[str, jax.Array], heads_o
         clamped = act.at[:, -1, :].set(row.astype(act.dtype)[None])
         return jnp.where(on["match"] & (head == active_head), clamped, act)
 
-    first = {
-        "blocks.0.attn.hook_pattern": Apply(pt),
-        "blocks.1.hook_resid_pre": Apply(shifted_resid),
-        **ablate,
-    }
+    first = {"blocks.1.hook_resid_pre": Apply(shifted_resid)}
 
     def build(cache1, ctx):
         scores1 = cache1["blocks.1.attn.hook_attn_scores"]

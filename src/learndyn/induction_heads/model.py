@@ -90,14 +90,23 @@ def _draw(key, features, split: dict, *, batch: int, match_query: bool):
     return tdata.sample(key, features, sp, batch=batch, n_pairs=2, n_labels=2)
 
 
-def eval_sets(config: Any, s: Setting) -> dict[str, dict[str, jax.Array]]:
-    """Fixed evaluation batches (``n_strength`` sequences for ``fsl_train``, else ``n_eval``)."""
-    feats = jnp.asarray(s.table.features)
+def eval_sets(config: Any, s: Setting, *, n_classes: int | None = None,
+              n_pairs: int | None = None) -> dict[str, dict[str, jax.Array]]:
+    """Fixed evaluation batches (``n_strength`` sequences for ``fsl_train``, else ``n_eval``).
+
+    The table is padded to ``n_classes`` rows and every split's label pairs to ``n_pairs``
+    rows (default: this setting's largest), which changes no draw but lets settings with
+    different class or label counts share the three compiled samplers.
+    """
+    feats = np.asarray(s.table.features)
+    feats = jnp.asarray(np.pad(feats, ((0, (n_classes or len(feats)) - len(feats)),
+                                       (0, 0), (0, 0))))
+    n_pairs = n_pairs or max(len(sp.pairs) for sp in s.splits.values())
     keys = jax.random.split(jax.random.key(config.eval_seed), len(EVALUATORS))
     out = {}
     for key, name in zip(keys, EVALUATORS):
         n = config.n_strength if name == "fsl_train" else config.n_eval
         split = s.splits[name]
-        out[name] = _draw(key, feats, split_arrays(split), batch=n,
+        out[name] = _draw(key, feats, split_arrays(split, n_pairs), batch=n,
                           match_query=split.match_query)
     return out

@@ -161,10 +161,11 @@ def programs(config: InductionConfig, interventions_of=None):
     return init, step, observe
 
 
-def _args(config: InductionConfig) -> dict:
-    """Data of one setting: exemplar table, training split (as arrays) and evaluation sets."""
+def _args(config: InductionConfig, **pad) -> dict:
+    """Data of one setting: exemplar table, training split (as arrays) and evaluation sets
+    (``pad``: ``n_classes``, ``n_pairs`` of :func:`eval_sets`)."""
     s = setting(config)
-    sets = eval_sets(config, s)
+    sets = eval_sets(config, s, **pad)
     joined = {k: jnp.concatenate([sets[n][k] for n in EVALUATORS]) for k in sets["fsl_train"]}
     return {"features": jnp.asarray(s.table.features), "eval": joined,
             "train": split_arrays(s.splits["train"])}
