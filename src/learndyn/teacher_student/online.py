@@ -85,9 +85,9 @@ def _advance(carry, starts, stops, hyper, *, g, train_v):
 @partial(jax.jit, static_argnames=("N", "K", "M", "dtype"))
 def _start(init_keys, data_keys, init_args, *, N, K, M, dtype):
     def one(init_key, data_key):
-        return _Carry(model.init(init_key, N=N, K=K, M=M, dtype=dtype, **init_args),
-                      inputs.stream(data_key, N, dtype), jnp.zeros((inputs.steps_per_draw(N), N + 1), dtype),
-                      jnp.int32(-1))
+        nets = model.init(init_key, N=N, K=K, M=M, dtype=dtype, **init_args)
+        data = jnp.zeros((inputs.steps_per_draw(N), N + 1), dtype)
+        return _Carry(nets, inputs.stream(data_key, N, dtype), data, jnp.int32(-1))
 
     carry = jax.vmap(one)(init_keys, data_keys)
     return carry, jax.vmap(model.order_parameters)(carry.nets)
