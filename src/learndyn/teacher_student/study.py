@@ -201,16 +201,21 @@ def _params(config: TeacherStudentConfig):
     return tuple(jnp.float64(x) for x in (config.lr, lr2, config.sigma, config.weight_decay))
 
 
+def _starts(sim: xr.Dataset) -> tuple[np.ndarray, ...]:
+    """Every seed's initial (Q, R, T, v, v*), checked to be a valid covariance."""
+    start = sim.isel(time=0)
+    out = (start.Q_sim.values, start.R_sim.values, sim.T.values, start.v_sim.values,
+           sim.vstar.values)
+    for Q0, R0, T in zip(*out[:3]):
+        theory.check_order_parameters(Q0, R0, T, name="simulation's initial overlaps")
+    return out
+
+
 def ode_from_simulation(config: TeacherStudentConfig, sim: xr.Dataset) -> np.ndarray:
     """eps_g (seed, time) of the ODE integrated from each seed's own initial overlaps, on the
     simulation's time grid (all seeds in one batched solve)."""
-    start = sim.isel(time=0)
-    args = (start.Q_sim.values, start.R_sim.values, sim.T.values, start.v_sim.values,
-            sim.vstar.values)
-    for Q0, R0, T in zip(*args[:3]):
-        theory.check_order_parameters(Q0, R0, T, name="simulation's initial overlaps")
     n = sim.sizes["seed"]
-    _, eg = _solve_batch(*(jnp.asarray(x) for x in args), _params(config),
+    _, eg = _solve_batch(*(jnp.asarray(x) for x in _starts(sim)), _params(config),
                          jnp.asarray(np.tile(sim.time.values, (n, 1))), jnp.zeros(n),
                          activation=config.activation, train_v=config.train_second_layer)
     return np.asarray(eg)
@@ -218,12 +223,8 @@ def ode_from_simulation(config: TeacherStudentConfig, sim: xr.Dataset) -> np.nda
 
 def _theory(config: TeacherStudentConfig, sim: xr.Dataset) -> xr.Dataset:
     """ODE from each seed's own initial overlaps (+ the symmetric start when there is one)."""
-    start = sim.isel(time=0)
     times = sim.time.values
-    Q0, R0, T, v0 = (start[k].values for k in ("Q_sim", "R_sim", "T", "v_sim"))
-    vstar = sim.vstar.values
-    for i in range(len(sim.seed)):
-        theory.check_order_parameters(Q0[i], R0[i], T[i], name="simulation's initial overlaps")
+    Q0, R0, T, v0, vstar = _starts(sim)
     n_seeds = len(sim.seed)
     batch_times = np.tile(times, (n_seeds, 1))
     symmetric = np.zeros(n_seeds)
