@@ -36,7 +36,9 @@ __all__ = [
     "TrainState",
     "gradient_step",
     "chunk_width",
+    "chunks",
     "record_steps",
+    "run_keys",
     "simulate",
 ]
 
@@ -133,7 +135,19 @@ def _start(init: Init, batched: bool, keys, args):
     return jax.vmap(seeds)(args) if batched else seeds(args)
 
 
-def _chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
+def run_keys(record_at, seeds) -> tuple[np.ndarray, list[int], jax.Array, jax.Array]:
+    """Checked record steps, integer seeds, and every seed's (init, step) keys: key(s) split
+    in two, so a seed's run does not depend on the seeds beside it."""
+    record_at = np.asarray(record_at, dtype=np.int64)
+    if record_at[0] != 0 or np.any(np.diff(record_at) <= 0):
+        raise ValueError("record_at must start at 0 and be strictly increasing")
+    seeds = [int(s) for s in seeds]
+    base = jnp.stack([jax.random.key(s) for s in seeds])
+    init_keys, step_keys = jax.vmap(jax.random.split, out_axes=1)(base)
+    return record_at, seeds, init_keys, step_keys
+
+
+def chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
     """Split record indices 1.. into groups covering roughly equal numbers of steps."""
     total = steps[-1]
     edges = np.searchsorted(steps, np.linspace(0, total, n_chunks + 1)[1:], side="left")
@@ -149,7 +163,7 @@ def _chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
 def chunk_width(record_at: np.ndarray, n_chunks: int = 20) -> int:
     """Records per compiled call that :func:`simulate` uses for this schedule (the first chunk
     also carries step 0): calls whose ``width`` agrees share one compiled program."""
-    groups = _chunks(np.asarray(record_at, dtype=np.int64), n_chunks) or [np.arange(0)]
+    groups = chunks(np.asarray(record_at, dtype=np.int64), n_chunks) or [np.arange(0)]
     return max([len(groups[0]) + 1] + [len(g) for g in groups[1:]])
 
 
@@ -190,18 +204,13 @@ def simulate(
     Raises:
         DivergenceError: at the first step that produced a non-finite state.
     """
-    record_at = np.asarray(record_at, dtype=np.int64)
-    if record_at[0] != 0 or np.any(np.diff(record_at) <= 0):
-        raise ValueError("record_at must start at 0 and be strictly increasing")
-    seeds = [int(s) for s in seeds]
-    base = jnp.stack([jax.random.key(s) for s in seeds])
-    init_keys, step_keys = jax.vmap(jax.random.split, out_axes=1)(base)
+    record_at, seeds, init_keys, step_keys = run_keys(record_at, seeds)
     state = _start(init, batched, init_keys, args)
     seed_axis = 1 if batched else 0
     _raise_if_diverged(state, seeds, 0, batched)
     # the record at step 0 (a zero-length interval) rides with the first chunk, so `observe`
     # is compiled once, inside the training program
-    groups = _chunks(record_at, n_chunks) or [np.arange(1, 1)]
+    groups = chunks(record_at, n_chunks) or [np.arange(1, 1)]
     groups[0] = np.concatenate([[0], groups[0]]).astype(np.int64)
     width = max([len(g) for g in groups] + [width or 0])
     pieces = []

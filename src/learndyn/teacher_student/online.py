@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.engine import DivergenceError
+from ..core.engine import DivergenceError, chunks, run_keys
 from ..core.study import Progress
 from . import data as inputs
 from . import model
@@ -93,18 +93,6 @@ def _start(init_keys, data_keys, init_args, *, N, K, M, dtype):
     return carry, jax.vmap(model.order_parameters)(carry.nets)
 
 
-def _groups(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
-    """Record indices 1.. in up to ``n_chunks`` groups covering similar numbers of steps."""
-    targets = np.linspace(0, steps[-1], n_chunks + 1)[1:]
-    ends = np.unique(np.searchsorted(steps, targets, side="left"))
-    groups, lo = [], 1
-    for hi in ends:
-        if hi >= lo:
-            groups.append(np.arange(lo, hi + 1))
-            lo = hi + 1
-    return groups
-
-
 def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, record_at,
         hyper: dict, init_args: dict, progress: Progress | None = None, label: str = "",
         n_chunks: int = 20) -> Recording:
@@ -121,17 +109,12 @@ def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, rec
     Raises:
         DivergenceError: naming the first step (1-based) with a non-finite error.
     """
-    record_at = np.asarray(record_at, dtype=np.int64)
-    if record_at[0] != 0 or np.any(np.diff(record_at) <= 0):
-        raise ValueError("record_at must start at 0 and be strictly increasing")
-    seeds = [int(s) for s in seeds]
-    base = jnp.stack([jax.random.key(s) for s in seeds])
-    init_keys, data_keys = jax.vmap(jax.random.split, out_axes=1)(base)
+    record_at, seeds, init_keys, data_keys = run_keys(record_at, seeds)
     dt = jnp.dtype(dtype)
     carry, obs0 = _start(init_keys, data_keys, init_args, N=N, K=K, M=M, dtype=dt)
     hyper = {k: jnp.asarray(v, dtype=dt) for k, v in hyper.items()}
     pieces = [{k: np.asarray(x)[:, None] for k, x in obs0.items()}]
-    groups = _groups(record_at, n_chunks)
+    groups = chunks(record_at, n_chunks)
     width = max(len(gr) for gr in groups)
     for group in groups:
         stops, starts = record_at[group], record_at[group - 1]
