@@ -258,7 +258,8 @@ def divergence_reference(seed: int) -> int | None:
         (record_steps(DIVERGE_STEPS, 11), 10),  # one record per chunk: the same program
     ],
 )
-def test_divergence_error_names_first_non_finite_step(record_at, n_chunks):
+@pytest.mark.parametrize("vmap_seeds", [True, False], ids=["vmap", "threads"])
+def test_divergence_error_names_first_non_finite_step(record_at, n_chunks, vmap_seeds):
     seeds = [0, 1, 2]
     expected = {s: divergence_reference(s) for s in seeds}
     assert all(step is not None for step in expected.values()), "the reference must diverge"
@@ -267,7 +268,7 @@ def test_divergence_error_names_first_non_finite_step(record_at, n_chunks):
     assert 10 < first_step < DIVERGE_STEPS  # diverges mid-run, not at once
     with pytest.raises(DivergenceError) as info:
         simulate(init, BIG_STEP, observe, seeds=seeds, record_at=record_at, args=ARGS,
-                 n_chunks=n_chunks)
+                 n_chunks=n_chunks, vmap_seeds=vmap_seeds)
     assert info.value.step == first_step
     assert info.value.seed == first_seed
     assert f"step {first_step}" in str(info.value)
@@ -297,6 +298,76 @@ def test_progress_reports_increasing_counts_up_to_total():
     assert done[-1] == NUM_STEPS
     assert {c[1] for c in calls} == {NUM_STEPS}
     assert {c[2] for c in calls} == {"tiny"}
+
+
+# ---- early stop and padding ----------------------------------------------------------------
+
+
+def test_stop_when_ends_at_a_chunk_and_keeps_the_prefix():
+    """Stopping once every seed's loss is below a level keeps exactly the full run's records up
+    to the end of that chunk; the callback sees the records so far; progress completes."""
+    full = simulate(init, FULL_STEP, observe, seeds=SEEDS, record_at=EVERY_STEP, args=ARGS,
+                    n_chunks=EVERY_STEP_CHUNKS)
+    level = float(np.median(full.values["loss"].max(axis=0)))
+    seen, calls = [], []
+
+    def below(steps, values):
+        seen.append((steps.copy(), values["loss"].shape))
+        return bool(np.all(values["loss"][:, -1] < level))
+
+    rec = simulate(init, FULL_STEP, observe, seeds=SEEDS, record_at=EVERY_STEP, args=ARGS,
+                   n_chunks=EVERY_STEP_CHUNKS, stop_when=below,
+                   progress=lambda done, total, label="": calls.append((done, total)))
+    n = len(rec.steps)
+    assert 1 < n < len(EVERY_STEP) and n % 12 == 1  # a chunk boundary (12 records each)
+    np.testing.assert_array_equal(rec.steps, EVERY_STEP[:n])
+    for k in ("W", "loss"):
+        np.testing.assert_array_equal(rec.values[k], full.values[k][:, :n])
+    assert np.all(rec.values["loss"][:, -1] < level)
+    assert not np.all(rec.values["loss"][:, -13] < level)  # the chunk before did not stop it
+    assert [len(s) for s, _ in seen] == list(range(13, n + 1, 12))
+    assert all(shape == (len(SEEDS), len(s)) for s, shape in seen)
+    assert calls[-1] == (NUM_STEPS, NUM_STEPS)
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["plain", "batched"])
+def test_seeds_in_threads_equal_vmapped_seeds(batched):
+    """vmap_seeds=False (one call per seed, in threads) gives the vmapped run's numbers, with
+    and without a batch axis, including the final state and an early stop."""
+    args = jax.tree.map(lambda a, b: jnp.stack([a, b]), ARGS, make_args(7)) if batched else ARGS
+    seeds = [4, 0, 9]
+    kw = dict(seeds=seeds, record_at=LOG_SCHEDULE, args=args, n_chunks=4, batched=batched)
+    vm = simulate(init, ONLINE_STEP, observe, **kw)
+    th = simulate(init, ONLINE_STEP, observe, vmap_seeds=False, **kw)
+    np.testing.assert_array_equal(th.steps, vm.steps)
+    for k in ("W", "loss"):
+        assert th.values[k].shape == vm.values[k].shape
+        np.testing.assert_allclose(th.values[k], vm.values[k], **TIGHT)
+    np.testing.assert_allclose(th.final.params, vm.final.params, **TIGHT)
+    early = simulate(init, ONLINE_STEP, observe, vmap_seeds=False,
+                     stop_when=lambda steps, values: len(steps) > 3, **kw)
+    assert 3 < len(early.steps) < len(LOG_SCHEDULE)
+    np.testing.assert_allclose(early.values["W"], vm.values["W"][..., :len(early.steps), :, :],
+                               **TIGHT)
+
+
+def test_padded_records_skip_observe():
+    """A call padded to a larger width observes only its real records (counted at run time)."""
+    count = [0]
+
+    def counted(state, args):
+        jax.debug.callback(lambda: count.__setitem__(0, count[0] + 1))
+        return observe(state, args)
+
+    record_at = np.array([0, 10, 20, 60])
+    simulate(init, FULL_STEP, counted, seeds=[0], record_at=record_at, args=ARGS, n_chunks=1)
+    assert count[0] == len(record_at)
+    count[0] = 0
+    padded = simulate(init, FULL_STEP, counted, seeds=[0], record_at=record_at, args=ARGS,
+                      n_chunks=3, width=9)
+    assert count[0] == len(record_at)
+    np.testing.assert_allclose(padded.values["W"][0], cached_reference(0, False)[record_at],
+                               **TIGHT)
 
 
 # ---- compile once ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from learndyn.core.config import ConfigError
 from learndyn.induction_heads.clamping import (
     INDUCTION_CLAMPING,
     ClampingConfig,
+    _dropped,
     checks,
     heldout_pairs,
 )
@@ -23,13 +24,30 @@ def test_quick_preset_passes_all_checks(run_quick):
                                          "layer1_copy"]
     assert ds.loss_sim.dims == ("setting", "condition", "seed", "time", "evaluator")
     assert list(ds.n_labels.values) == [5, 10, 5] and list(ds.n_classes.values) == [50, 50, 200]
-    # conditions not run in a varied setting are missing, the others are complete
+    # conditions not run in a varied setting are missing; every run is recorded from the
+    # start to its end: after its phase change (every seed past it, then half as long again)
+    # or at num_sequences
     assert np.isnan(ds.loss_sim.sel(condition="copy").isel(setting=1)).all()
-    assert np.isfinite(ds.loss_sim.sel(condition="none")).all()
-    # the early-dropping runs train for short_sequences: recorded up to there, NaN after
-    match = ds.loss_sim.sel(condition="match", evaluator="fsl_train")
-    short = ds.time <= result.config.short_sequences
-    assert np.isfinite(match.sel(time=short)).all() and np.isnan(match.sel(time=~short)).all()
+    t = ds.time.values
+    for i, cond in result.config.runs():
+        loss = ds.loss_sim.isel(setting=i).sel(condition=cond, evaluator="fsl_train").values
+        n = int(np.isfinite(loss).all(axis=0).sum())
+        assert np.isfinite(loss[:, :n]).all() and np.isnan(loss[:, n:]).all(), (i, cond)
+        pct = ds.phase_change_time_sim.isel(setting=i).sel(condition=cond).values
+        assert n == len(t) or (np.isfinite(pct).all() and t[n - 1] >= 1.5 * pct.max()), (i, cond)
+    assert ds.phase_change_time_sim.sel(condition="match").max() < 0.2 * t[-1]  # stopped early
+
+
+def test_stop_rule():
+    """A run stops once every seed is below 0.4 ln 2 and has trained 1.5 x its drop time."""
+    stop = _dropped(ClampingConfig(batch=1))
+    steps = np.arange(10) * 100
+    loss = np.full((2, 10, 4), 0.7)
+    loss[0, 4:], loss[1, 6:] = 0.1, 0.1  # drops at 400 and 600
+    assert stop(steps, {"loss": loss})  # 900 >= 1.5 x 600
+    assert not stop(steps[:9], {"loss": loss[:, :9]})  # 800 < 900
+    loss[1, 6:] = 0.5  # one seed never drops
+    assert not stop(steps, {"loss": loss})
 
 
 def _result(pct: dict, seeds=3, t_end=100_000.0):
@@ -98,23 +116,6 @@ def test_settings_and_runs():
     assert [heldout_pairs(n) for n in (5, 10, 15)] == [2, 9, 21]  # the paper's 8/2, 36/9, 84/21
 
 
-def test_groups_share_one_shape():
-    cfg = ClampingConfig(vary_labels=(10,), vary_classes=(200,), num_sequences=96_000,
-                         short_sequences=16_000)
-    groups = cfg.groups()
-    runs = cfg.runs()
-    assert [len(idx) for idx, _ in groups] == [4, 4, 4]
-    assert [n for _, n in groups] == [3000, 500, 500]
-    assert {runs[r][1] for r in groups[0][0]} == {"none", "pt_head"}
-    assert sorted(r for idx, _ in groups for r in idx) == list(range(len(runs)))
-    # an uneven last group is padded with a repeat; no short runs: one group
-    cfg = ClampingConfig(vary_labels=(), vary_classes=(), short_sequences=16_000,
-                         conditions=("none", "pt_head", "match", "copy", "layer1"))
-    assert [len(idx) for idx, _ in cfg.groups()] == [2, 2, 2]
-    assert len(ClampingConfig(vary_labels=(), vary_classes=(), short_sequences=16_000,
-                              conditions=("none", "pt_head")).groups()) == 1
-
-
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="'active_head'"):
         ClampingConfig(active_head=8)
@@ -124,5 +125,3 @@ def test_config_errors_name_the_field():
         ClampingConfig(vary_conditions=("match",))
     with pytest.raises(ConfigError, match="'conditions'"):
         INDUCTION_CLAMPING.make_config("quick", overrides=["conditions=none,glue"])
-    with pytest.raises(ConfigError, match="'short_sequences'"):
-        ClampingConfig(num_sequences=96_000, short_sequences=200_000)

@@ -17,8 +17,10 @@ carried by C: it persists when only C learns and vanishes when only B learns.
 Every run shares one compiled two-pass program: a condition is a set of flag arrays, and a data
 setting is padded data (exemplar table padded with unused classes, label pairs padded with a
 valid count, the label vocabulary padded to the largest setting with the unused labels' logits
-at -1e9, so the padded model computes exactly the smaller one). All runs and seeds are vmapped
-side by side.
+at -1e9, so the padded model computes exactly the smaller one). Runs go one after another
+(seeds vmapped; vmapping runs side by side was slower per run on CPU), and each ends once its
+phase change is well behind it (``early_stop``), so a clamped run costs a few thousand
+sequences, not the unclamped run's length.
 """
 
 from __future__ import annotations
@@ -33,16 +35,15 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import ConfigError, param
-from ..core.engine import chunk_width, simulate
+from ..core.engine import simulate
 from ..core.study import Check, Preset, Progress, Study
 from . import observables
 from .clamps import CONDITIONS, clamp_interventions, condition_flags
-from .study import QUICK, InductionConfig, _args, _dataset, programs
+from .study import QUICK, InductionConfig, _args, _dataset, programs, vmap_seeds
 
 __all__ = ["INDUCTION_CLAMPING", "ClampingConfig", "checks", "figures", "run"]
 
-LONG = ("none", "pt_head")  # conditions whose drop comes late (full training length)
-N_CHUNKS = 20  # host round trips per training call
+N_CHUNKS = 40  # host round trips per run (where an early stop can come)
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,8 @@ class ClampingConfig(InductionConfig):
     vary_conditions: tuple[str, ...] = param(
         ("none", "match", "layer1_copy"), "conditions run in the varied data settings",
         choices=tuple(CONDITIONS))
-    short_sequences: int = param(
-        0, "training length of the runs whose drop comes early (every condition but none and "
-        "pt_head); 0 = num_sequences", ge=0)
+    early_stop: bool = param(
+        True, "end a run once every seed's phase change lies a third of the run behind")
 
     def validate(self) -> None:
         super().validate()
@@ -71,11 +71,6 @@ class ClampingConfig(InductionConfig):
             if getattr(self, name) >= self.n_heads:
                 raise ConfigError(f"config field '{name}': must be below n_heads = "
                                   f"{self.n_heads}, got {getattr(self, name)}")
-        if self.short_sequences and not (
-                2 * self.eval_every <= self.short_sequences <= self.num_sequences):
-            raise ConfigError(f"config field 'short_sequences': 0 or between 2 x eval_every = "
-                              f"{2 * self.eval_every} and num_sequences = {self.num_sequences}, "
-                              f"got {self.short_sequences}")
         for name in ("conditions", "vary_conditions"):
             conds = getattr(self, name)
             if "none" not in conds or len(set(conds)) != len(conds):
@@ -91,22 +86,6 @@ class ClampingConfig(InductionConfig):
         base = (self.n_labels, self.n_train_classes)
         return ([base] + [(n, base[1]) for n in self.vary_labels if n != base[0]]
                 + [(base[0], c) for c in self.vary_classes if c != base[1]])
-
-    def groups(self) -> list[tuple[list[int], int]]:
-        """(run indices, steps) of each training call. With ``short_sequences`` the runs whose
-        drop comes late (``LONG``) train for ``num_sequences`` and the others, in groups of the
-        same size (the last one padded with repeats), for ``short_sequences``: equal group
-        sizes share one compiled program."""
-        runs = self.runs()
-        long = [r for r, (_, c) in enumerate(runs) if c in LONG]
-        short = [r for r, (_, c) in enumerate(runs) if c not in LONG]
-        if not self.short_sequences or self.short_sequences >= self.num_sequences or not short:
-            return [(list(range(len(runs))), self.num_steps)]
-        g = len(long)
-        pieces = [short[i:i + g] for i in range(0, len(short), g)]
-        pieces[-1] += [pieces[-1][0]] * (g - len(pieces[-1]))
-        return [(long, self.num_steps)] + [(p, self.short_sequences // self.batch)
-                                           for p in pieces]
 
     def runs(self) -> list[tuple[int, str]]:
         """(setting index, condition) of every run: all conditions in the base setting, the
@@ -159,40 +138,42 @@ def _setting_args(config: ClampingConfig) -> list[dict]:
     return out
 
 
+def _dropped(config: ClampingConfig):
+    """``stop_when`` of one run: every seed is past its phase change (train loss < 0.4 ln 2)
+    and has trained at least half as long again."""
+    def stop(steps, values):
+        times = steps * config.batch
+        pct = [observables.phase_change_time(times, c) for c in values["loss"][:, :, 0]]
+        return bool(np.all(np.isfinite(pct)) and times[-1] >= 1.5 * max(pct))
+    return stop
+
+
 def run(config: ClampingConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
-    """Train every (setting, condition) x seed, vmapped; with ``short_sequences`` the early
-    runs train in groups as large as the late ones, for fewer steps, through the same compiled
-    program (their records after their end are NaN)."""
+    """Train every (setting, condition) in turn, seeds vmapped, through one compiled program
+    (runs differ only in their arrays); with ``early_stop`` a run ends once its phase change
+    is well behind it, and its later records are NaN."""
     iv = _interventions_of(config.n_heads, config.pt_head, config.active_head,
                            config.clamp_strength)
     init, step, observe = programs(config, iv)
     per_setting = _setting_args(config)
-    runs = config.runs()
     heads_on = np.zeros(config.n_heads, np.float32)
     heads_on[config.active_head] = 1.0
-    flags = [condition_flags(c) for _, c in runs]
-    args = jax.tree.map(lambda *x: np.stack(x), *[per_setting[i] for i, _ in runs])
-    args["flags"] = {k: np.asarray([f[k] for f in flags]) for k in flags[0]}
-    args["heads_on"] = np.stack([heads_on] * len(runs))
     steps = config.record_at()
-    width = chunk_width(steps, N_CHUNKS)  # records per call: a compiled shape shared by all
+    settings = config.settings()
     values: dict[str, np.ndarray] = {}
-    for idx, n_steps in config.groups():
-        sched = steps[steps <= n_steps]  # short runs end at a record of the long ones
-        # the fewest calls that fit the width (padding costs evaluations)
-        n_chunks = next((n for n in range(1, N_CHUNKS + 1) if chunk_width(sched, n) <= width),
-                        N_CHUNKS) if n_steps < config.num_steps else N_CHUNKS
-        rec = simulate(init, step, observe, seeds=seeds, record_at=sched,
-                       args=jax.tree.map(lambda x, i=idx: jnp.asarray(x[i]), args), batched=True,
-                       progress=progress, label=f"{len(idx)} runs x {n_steps} steps",
-                       n_chunks=n_chunks, width=width)
-        at = np.searchsorted(steps, sched)
+    for r, (i, cond) in enumerate(config.runs()):
+        args = {**jax.tree.map(jnp.asarray, per_setting[i]), "heads_on": jnp.asarray(heads_on),
+                "flags": {k: jnp.asarray(v) for k, v in condition_flags(cond).items()}}
+        rec = simulate(init, step, observe, seeds=seeds, record_at=steps, args=args,
+                       progress=progress, n_chunks=N_CHUNKS,
+                       label=f"{cond} ({settings[i][0]} labels, {settings[i][1]} classes)",
+                       stop_when=_dropped(config) if config.early_stop else None,
+                       vmap_seeds=vmap_seeds())
         for k, v in rec.values.items():
             if k not in values:
-                values[k] = np.full((len(runs), *v.shape[1:2], len(steps), *v.shape[3:]),
+                values[k] = np.full((len(config.runs()), v.shape[0], len(steps), *v.shape[2:]),
                                     np.nan)
-            for j, r in enumerate(idx):
-                values[k][r][:, at] = v[j]
+            values[k][r, :, :len(rec.steps)] = v
     flat = _dataset(config, values, steps, list(seeds), lead=("run",))
     ds = _grid(config, flat)
     ds["time"].attrs["eval_every"] = config.eval_every  # the regular evaluations
@@ -426,11 +407,11 @@ INDUCTION_CLAMPING = Study(
     presets={
         "quick": Preset(seeds=2, values={
             **QUICK, "n_heads": 4, "active_head": 1, "pt_head": 0, "num_sequences": 96_000,
-            "short_sequences": 12_000, "early_records": 30, "n_strength": 256, "n_eval": 32,
+            "early_records": 30, "n_strength": 256, "n_eval": 32,
             "vary_labels": (10,), "vary_classes": (200,)},
             doc="tiny model, one active layer-2 head, six conditions; 10 labels and 200 "
-                "classes unclamped, C only (match) and B only (layer1_copy); unclamped and "
-                "pt_head runs 96k sequences, the others 12k"),
+                "classes unclamped, C only (match) and B only (layer1_copy); each run ends "
+                "once its phase change is behind it (at most 96k sequences)"),
         "paper": Preset(seeds=1, values=dict(num_sequences=1_500_000, eval_every=2000),
                         doc="paper model, lr 1e-5, 1.5e6 sequences (the 15-label drop comes at "
                             "~1.3e6), labels 5/10/15 and classes 50/100/200"),

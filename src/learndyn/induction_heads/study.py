@@ -111,6 +111,12 @@ class InductionConfig(Config):
 
 
 # ---- the training program -----------------------------------------------------------------
+def vmap_seeds() -> bool:
+    """Seeds vmapped into one program on accelerators; on CPU each seed is its own call, the
+    seeds in threads (a vmapped transformer step costs more than the seeds run apart)."""
+    return jax.default_backend() != "cpu"
+
+
 @cache
 def programs(config: InductionConfig, interventions_of=None):
     """(init, step, observe) for :func:`learndyn.core.engine.simulate`, cached per config.
@@ -216,7 +222,7 @@ def run(config: InductionConfig, *, seeds, progress: Progress | None = None) -> 
     args = _args(config)
     steps = config.record_at()
     rec = simulate(init, step, observe, seeds=seeds, record_at=steps, args=args,
-                   progress=progress, label="induction heads")
+                   progress=progress, label="induction heads", vmap_seeds=vmap_seeds())
     train = {k: v[:config.n_strength] for k, v in args["eval"].items()}
     abl = ablations(config, rec.final.params, train)
     return _dataset(config, rec.values, steps, list(seeds), abl)
