@@ -1,9 +1,12 @@
 """Training speed of the hooked transformer (not a test): steps/s, tokens/s and model FLOPs.
 
-For the ``induction_heads`` quick and paper configurations, times the engine's compiled training
-step (sampling + forward + backward + Adam, one seed) and reports steps/s, tokens/s and the
-FLOPs per step from XLA's cost analysis, so utilisation can be judged. Runs on whatever device
-JAX uses (CPU by default; a GPU when one is available). Prints a table and writes JSON.
+For the tiny model (``induction_clamping`` quick) and the paper model (``induction_heads`` quick
+and paper), times the compiled training step (sampling + forward + backward + Adam, one seed)
+and reports steps/s, tokens/s and the FLOPs per step from XLA's cost analysis, so utilisation
+can be judged. Then times the engine on two seeds both ways, in the same run: vmapped into one
+program, and one call per seed in threads (``simulate(..., vmap_seeds=False)``). Runs on
+whatever device JAX uses (CPU by default; a GPU when one is available). Prints tables and
+writes JSON.
 
     python benchmarks/transformer.py [--steps 200] [--out benchmarks/transformer.json]
 """
@@ -16,12 +19,16 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from learndyn.induction_heads.study import INDUCTION_HEADS, _args, programs
+from learndyn.core.engine import simulate
+from learndyn.induction_heads.study import TINY, InductionConfig, _args, programs
+
+CONFIGS = {"tiny": InductionConfig(**TINY), "paper": InductionConfig()}
 
 
-def bench(preset: str, steps: int) -> dict:
-    config = INDUCTION_HEADS.make_config(preset)
+def bench(name: str, steps: int) -> dict:
+    config = CONFIGS[name]
     init, step, _ = programs(config)
     args = _args(config)
     state = jax.jit(init)(jax.random.key(0), args)
@@ -43,10 +50,29 @@ def bench(preset: str, steps: int) -> dict:
     jax.block_until_ready(run(state, jax.random.key(2)))
     elapsed = time.perf_counter() - t0
     tokens = config.batch * 5  # T = 2N + 1 = 5
-    return {"preset": preset, "device": jax.devices()[0].platform, "steps": steps,
+    return {"config": name, "device": jax.devices()[0].platform, "steps": steps,
             "steps_per_s": steps / elapsed, "tokens_per_s": steps * tokens / elapsed,
             "flops_per_step": flops, "gflops_per_s": flops * steps / elapsed / 1e9,
             "compile_and_first_run_s": compile_s}
+
+
+def seed_layouts(name: str, steps: int, seeds: int = 2) -> dict:
+    """Seed-steps/s of ``simulate`` with the seeds vmapped and with the seeds in threads
+    (second call of each: compiled)."""
+    config = CONFIGS[name]
+    init, step, observe = programs(config)
+    args = _args(config)
+    out = {"config": name, "seeds": seeds, "steps": steps}
+    for key, vmap in (("vmapped", True), ("threads", False)):
+        def go(vmap=vmap):
+            simulate(init, step, observe, seeds=range(seeds), record_at=np.array([0, steps]),
+                     args=args, n_chunks=1, vmap_seeds=vmap)
+        go()
+        t0 = time.perf_counter()
+        go()
+        out[f"{key}_seed_steps_per_s"] = seeds * steps / (time.perf_counter() - t0)
+    out["speedup"] = out["threads_seed_steps_per_s"] / out["vmapped_seed_steps_per_s"]
+    return out
 
 
 def main() -> None:
@@ -54,15 +80,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--out", default="benchmarks/transformer.json")
     ns = parser.parse_args()
-    rows = [bench(p, ns.steps) for p in ("quick", "paper")]
-    print(f"{'preset':8} {'device':6} {'steps/s':>9} {'tokens/s':>10} {'MFLOP/step':>11} "
+    rows = [bench(p, ns.steps) for p in CONFIGS]
+    print(f"{'config':8} {'device':6} {'steps/s':>9} {'tokens/s':>10} {'MFLOP/step':>11} "
           f"{'GFLOP/s':>8}")
     for r in rows:
-        print(f"{r['preset']:8} {r['device']:6} {r['steps_per_s']:9.1f} {r['tokens_per_s']:10.0f} "
+        print(f"{r['config']:8} {r['device']:6} {r['steps_per_s']:9.1f} {r['tokens_per_s']:10.0f} "
               f"{r['flops_per_step'] / 1e6:11.2f} {r['gflops_per_s']:8.2f}")
+    layouts = [seed_layouts(p, ns.steps) for p in CONFIGS]
+    print(f"\n{'config':8} {'seed-steps/s vmapped':>21} {'in threads':>11} {'speed-up':>9}")
+    for r in layouts:
+        print(f"{r['config']:8} {r['vmapped_seed_steps_per_s']:21.1f} "
+              f"{r['threads_seed_steps_per_s']:11.1f} {r['speedup']:9.2f}")
     with open(ns.out, "w") as f:
-        json.dump(rows, f, indent=2)
-
+        json.dump({"step": rows, "seed_layouts": layouts}, f, indent=2)
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,7 @@ from ..core.engine import simulate
 from ..core.study import Check, Preset, Progress, Study
 from . import observables
 from .clamps import CONDITIONS, clamp_interventions, condition_flags
-from .study import QUICK, InductionConfig, _args, _dataset, programs, vmap_seeds
+from .study import TINY, InductionConfig, _args, _dataset, programs, vmap_seeds
 
 __all__ = ["INDUCTION_CLAMPING", "ClampingConfig", "checks", "figures", "run"]
 
@@ -406,7 +406,7 @@ INDUCTION_CLAMPING = Study(
     config=ClampingConfig,
     presets={
         "quick": Preset(seeds=2, values={
-            **QUICK, "n_heads": 4, "active_head": 1, "pt_head": 0, "num_sequences": 96_000,
+            **TINY, "n_heads": 4, "active_head": 1, "pt_head": 0, "num_sequences": 96_000,
             "early_records": 30, "n_strength": 256, "n_eval": 32,
             "vary_labels": (10,), "vary_classes": (200,)},
             doc="tiny model, one active layer-2 head, six conditions; 10 labels and 200 "

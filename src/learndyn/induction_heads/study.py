@@ -277,30 +277,26 @@ def _loose_plateau(times, loss, lo=0.6, hi=0.8) -> float:
 
 
 def checks(ds: xr.Dataset) -> list[Check]:
-    """The paper's claims on this run (worst seed), with tolerances and why.
+    """The paper's claims on this run (worst seed), with the spec's thresholds except one.
 
-    Quick-preset values measured over 3 seeds are given in brackets.
+    Quick-preset values, worst of seeds 0-3, in brackets.
 
     - plateau: the training loss stays within [0.6, 0.8] (around ln 2 = 0.69) for a stretch of
-      at least 0.25 x the phase-change time [worst 0.29];
+      at least 0.25 x the phase-change time [0.38];
     - abruptness: the fall from 0.6 to 0.2 takes at most as long as reaching 0.6 did (ratio
-      <= 1) [worst 0.78];
+      <= 1) [0.60];
     - final training loss < 0.15 and in-context accuracy on held-out label pairs > 0.9
-      [0.04, 0.95];
-    - heads: at the end at least half the layer-2 heads have induction strength > 0.1, the
-      strongest > 0.5, and strongest - weakest >= 0.2 (diverse) [0.75, 0.60, 0.43]; at half
-      the phase-change time every |strength| <= 0.1 (spec, provisional: 0.05; measured 0.03
-      for seeds 0-1 and 0.06 over seeds 0-3 with 3 x the training);
-    - redundancy: removing any single layer-2 head costs < 0.05 training accuracy (quick,
-      3 seeds: <= 0.025); keeping only the strongest head keeps >= 0.55, above the in-context
-      chance of 0.5 (spec: > 0.9; measured 0.63 in the quick preset and 0.78 with 3 x the
-      training over seeds 0-3, so the spec value is out of reach of this model), and keeping
-      only the weakest is >= 0.1 below that (spec: 0.2; measured 0.19 quick, 0.28 with 3 x
-      the training);
+      [0.008, 0.98];
+    - heads: at the end at least 6 of 8 layer-2 heads have induction strength > 0.1, the
+      strongest > 0.5, and strongest - weakest >= 0.2 (diverse) [7 of 8, 0.73, 0.50]; at half
+      the phase-change time every |strength| <= 0.05 [0.04];
+    - redundancy: removing any single layer-2 head costs < 0.05 training accuracy [0.021];
+      keeping only the strongest head keeps >= 0.8 (spec: > 0.9; per seed 0.98, 0.90, 0.88,
+      0.98: the head of largest strength is not always the best alone) and keeping only the
+      weakest is >= 0.2 below that [0.39];
     - composition: removing layer 1 from the residual stream while layer 2 still reads it
-      (queries, keys, values preserved) changes accuracy by <= 0.01 (quick: <= 0.004).
-    The layer-1 previous-token scores are recorded and drawn but not checked: in the quick
-    preset (RoPE, 2,000 steps) they stay near uniform attention for some seeds.
+      (queries, keys, values preserved) changes accuracy by <= 0.01 [0.002], and some layer-1
+      head attends from labels to their exemplars with score > 0.5 [0.54].
     """
     times = ds.time.values
     train = ds.loss_sim.sel(evaluator="fsl_train").values  # [seed, time]
@@ -321,11 +317,10 @@ def checks(ds: xr.Dataset) -> list[Check]:
     ]
     strength = ds.induction_strength_sim.values  # [seed, time, head]
     final = strength[:, -1]
-    n_heads = final.shape[-1]
     out += [
-        Check.at_least("fraction of layer-2 heads with strength > 0.1 (worst seed)",
-                       float(np.min(np.mean(final > 0.1, axis=-1))), 0.5,
-                       "several layer-2 heads become induction heads"),
+        Check.at_least("layer-2 heads with strength > 0.1 (worst seed)",
+                       float(np.min(np.sum(final > 0.1, axis=-1))), 0.75 * final.shape[-1],
+                       "most layer-2 heads become induction heads"),
         Check.at_least("strongest induction head (worst seed)", float(final.max(-1).min()), 0.5,
                        "at least one head is a strong induction head"),
         Check.at_least("strongest - weakest strength (worst seed)",
@@ -336,7 +331,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
     for s, t_pc in enumerate(pct):
         i = int(np.searchsorted(times, 0.5 * t_pc)) if np.isfinite(t_pc) else len(times) - 1
         early.append(np.abs(strength[s, min(i, len(times) - 1)]).max())
-    out.append(Check.at_most("max |strength| at half the phase-change time", max(early), 0.1,
+    out.append(Check.at_most("max |strength| at half the phase-change time", max(early), 0.05,
                              "no induction head before the phase change"))
     clean = ds.clean_accuracy_sim.values
     abl = ds.ablation_accuracy_sim.values
@@ -349,16 +344,18 @@ def checks(ds: xr.Dataset) -> list[Check]:
                       float((clean[:, None] - abl).max()), 0.05,
                       "heads are redundant: removing any one costs little"),
         Check.at_least("accuracy with only the strongest head (worst seed)",
-                       float(only[rows, strongest].min()), 0.55,
-                       "one strong head alone solves the task above in-context chance (0.5)"),
+                       float(only[rows, strongest].min()), 0.8,
+                       "one strong head alone nearly solves the task"),
         Check.at_least("only-strongest minus only-weakest accuracy (worst seed)",
-                       float((only[rows, strongest] - only[rows, weakest]).min()), 0.1,
+                       float((only[rows, strongest] - only[rows, weakest]).min()), 0.2,
                        "head strengths matter: the weakest head alone is worse"),
         Check.at_most("|accuracy change| from removing layer 1's direct path",
                       float(np.abs(ds.l1_direct_ablation_accuracy_sim.values - clean).max()),
                       0.01, "layer 1 acts only through layer 2 (K-composition)"),
+        Check.at_least("best layer-1 previous-token score at the end (worst seed)",
+                       float(ds.prev_token_score_sim.isel(time=-1).max("head").min()), 0.5,
+                       "a layer-1 head attends from each label to its exemplar"),
     ]
-    del n_heads
     return out
 
 
@@ -422,8 +419,10 @@ def config_of(ds: xr.Dataset, cls=InductionConfig):
     return cls.from_dict(json.loads(ds.attrs["config"])) if "config" in ds.attrs else cls()
 
 
-QUICK = dict(n_train_classes=50, n_test_classes=50, feature_dim=64, d_model=32, n_heads=8,
-             lr=1e-3, num_sequences=64_000, eval_every=1600, n_eval=256, n_strength=1024)
+QUICK = dict(n_train_classes=50, n_test_classes=50, lr=1e-4, num_sequences=256_000,
+             eval_every=3200, n_eval=256, n_strength=1024)
+TINY = dict(n_train_classes=50, n_test_classes=50, feature_dim=64, d_model=32, n_heads=8,
+            lr=1e-3, num_sequences=64_000, eval_every=1600, n_eval=256, n_strength=1024)
 
 INDUCTION_HEADS = Study(
     name="induction_heads",
@@ -434,7 +433,8 @@ INDUCTION_HEADS = Study(
     config=InductionConfig,
     presets={
         "quick": Preset(seeds=2, values=QUICK,
-                        doc="tiny model (D = 64, d_model 32, 8 heads), Adam lr 1e-3, 2,000 steps"),
+                        doc="paper model and data, Adam lr 1e-4 (10 x the paper's), 256k "
+                            "sequences (8,000 steps)"),
         "paper": Preset(seeds=2, values={},
                         doc="paper model and data: D = 512, d_model 64, 8 heads, lr 1e-5, 1e6 "
                             "sequences"),
