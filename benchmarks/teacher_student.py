@@ -42,7 +42,7 @@ import numpy as np
 from scipy.special import erf
 
 import learndyn.core  # noqa: F401  (float64 mode for the theory)
-from learndyn.teacher_student import TeacherStudentConfig, data, simulate, theory
+from learndyn.teacher_student import TeacherStudentConfig, data, online, simulate, theory
 
 RESULTS = Path(__file__).parent / "results" / "teacher_student.json"
 REFERENCE = {"cpp_sgd_steps_per_s": 5.6e4, "cpp_ode_seconds": 0.6}
@@ -65,6 +65,27 @@ def time_sgd(N: int, K: int, seeds: int, steps: int) -> dict:
     return {"N": N, "K": K, "M": K, "seeds": seeds, "steps": config.num_steps,
             "seconds": elapsed, "compile_seconds": max(first - elapsed, 0.0),
             "seed_steps_per_s": rate}
+
+
+def time_threads(steps: int, N: int = 500, K: int = 2, seeds: int = 32) -> dict:
+    """Seed-steps/s of the online loop with all seeds in one vmapped program (1 thread) and
+    with the seeds split over the CPU cores (the default), best of three each."""
+    out = {"N": N, "K": K, "seeds": seeds, "steps": steps, "cpus": os.cpu_count()}
+    kw = dict(g="erf", N=N, K=K, M=K, train_v=False, dtype="float32", seeds=range(seeds),
+              record_at=np.array([0, steps // 2, steps]),
+              hyper=dict(lr=0.5, lr2=0.5, sigma=0.0, weight_decay=0.0),
+              init_args={k: jnp.asarray(v) for k, v in dict(
+                  init_std=1e-3, v_init=1.0, v_init_std=0.0, vstar_value=1.0,
+                  vstar_random=False).items()})
+    for name, threads in (("one_program", 1), ("threads", None)):
+        online.run(**kw, threads=threads)
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            online.run(**kw, threads=threads)
+            best = min(best, time.perf_counter() - start)
+        out[f"{name}_seed_steps_per_s"] = seeds * steps / best
+    return out
 
 
 def time_generator(kind: str, seeds: int, N: int = 500, draws: int = 100) -> dict:
@@ -140,6 +161,7 @@ def main(argv=None) -> None:
     for N, K, s in grid:
         sgd.append(time_sgd(N, K, s, args.steps))
         print(sgd[-1], flush=True)
+    threads = time_threads(args.steps)
     ref = numpy_sgd(steps=min(args.steps, 20_000))
     gens = [time_generator(kind, s) for kind in ("xorwow", "threefry") for s in (1, 32)]
     ode = [time_ode(rtol=rtol) for rtol in (1e-10, 1e-6)]
@@ -153,6 +175,9 @@ def main(argv=None) -> None:
     print(f"{'numpy SGD':<16}{ref['N']:>7}{ref['K']:>5}{1:>7}"
           f"{ref['steps_per_s']:>15.3g}"
           f"{ref['steps_per_s'] / REFERENCE['cpp_sgd_steps_per_s']:>11.2f}x")
+    print(f"{threads['seeds']} seeds at N = {threads['N']}: "
+          f"{threads['one_program_seed_steps_per_s']:.3g} seed-steps/s in one program, "
+          f"{threads['threads_seed_steps_per_s']:.3g} over {threads['cpus']} threads")
     for r in gens:
         print(f"generator {r['generator']:<9} N = {r['N']}, {r['seeds']:>2} seeds: "
               f"{r['normals_per_s']:.3g} normals/s")
@@ -165,7 +190,8 @@ def main(argv=None) -> None:
     RESULTS.write_text(json.dumps({
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "load_average": os.getloadavg()},
-        "reference_quoted": REFERENCE, "sgd": sgd, "numpy_sgd": ref, "generators": gens,
+        "reference_quoted": REFERENCE, "sgd": sgd, "threads": threads, "numpy_sgd": ref,
+        "generators": gens,
         "ode": ode,
     }, indent=2))
     print(f"wrote {RESULTS}")

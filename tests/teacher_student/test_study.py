@@ -1,11 +1,12 @@
 """The teacher_student study end to end: quick preset, checks that can fail, bad input."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from learndyn.core.config import ConfigError
 from learndyn.core.engine import DivergenceError
-from learndyn.teacher_student import TeacherStudentConfig, simulate
+from learndyn.teacher_student import TeacherStudentConfig, online, simulate
 from learndyn.teacher_student.study import TEACHER_STUDENT, checks
 
 
@@ -118,6 +119,21 @@ def test_a_seed_runs_the_same_alone_or_with_others_and_whatever_the_records():
     assert not np.array_equal(pair.Q_sim.sel(seed=0), pair.Q_sim.sel(seed=1))
     other = simulate(config, [0], record_at=np.array([0, 7, 161, 163, 333, 500]))
     assert np.array_equal(other.Q_sim.isel(time=-1), alone.Q_sim.isel(time=-1))
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_seed_groups_in_threads_equal_one_program(threads):
+    """Splitting the seeds into groups run in threads gives the one-program numbers."""
+    kw = dict(g="erf", N=100, K=2, M=2, train_v=True, dtype="float32", seeds=[3, 0, 5],
+              record_at=np.array([0, 50, 333, 700]),
+              hyper=dict(lr=0.5, lr2=0.5, sigma=0.1, weight_decay=0.0),
+              init_args={k: jnp.asarray(v) for k, v in dict(
+                  init_std=1e-3, v_init=1.0, v_init_std=1.0, vstar_value=1.0,
+                  vstar_random=False).items()})
+    one, split = online.run(**kw, threads=1), online.run(**kw, threads=threads)
+    for k in one.values:
+        assert np.array_equal(one.values[k], split.values[k]), k
+    assert np.array_equal(one.final.w, split.final.w)
 
 
 def test_diverging_learning_rate_names_the_step():

@@ -1,6 +1,8 @@
 """The compiled online-SGD loop of teacher-student runs (Goldt et al., NeurIPS 2019).
 
-All seeds run in one program (``vmap``); steps between records run in a ``fori_loop`` inside a
+The seeds are split into one group per CPU core; each group runs in one program (``vmap``), the
+groups concurrently in threads (XLA releases the GIL: 32 seeds at N = 500 train 1.4x faster on
+2 cores than in one program). Steps between records run in a ``fori_loop`` inside a
 ``lax.scan`` over records, and records are grouped into chunks, one compiled call each, so
 Python wakes up only between chunks (progress, divergence check).
 
@@ -16,6 +18,8 @@ non-finite; checking the scalar Delta costs nothing, checking the weights halved
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import os
 from functools import partial
 from typing import NamedTuple
 
@@ -95,7 +99,7 @@ def _start(init_keys, data_keys, init_args, *, N, K, M, dtype):
 
 def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, record_at,
         hyper: dict, init_args: dict, progress: Progress | None = None, label: str = "",
-        n_chunks: int = 20) -> Recording:
+        n_chunks: int = 20, threads: int | None = None) -> Recording:
     """Train one student per seed online and record its order parameters at ``record_at``.
 
     Args:
@@ -105,30 +109,48 @@ def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, rec
         hyper: ``lr``, ``lr2``, ``sigma``, ``weight_decay`` (scalars of ``dtype``).
         init_args: keyword arguments of :func:`model.init` other than key, sizes and dtype.
         progress: called with (steps done, total, label) after each chunk.
+        threads: seed groups run concurrently (default: one per CPU core; 1 = all seeds in
+            one vmapped program). The numbers do not depend on it.
 
     Raises:
         DivergenceError: naming the first step (1-based) with a non-finite error.
     """
     record_at, seeds, init_keys, data_keys = run_keys(record_at, seeds)
     dt = jnp.dtype(dtype)
-    carry, obs0 = _start(init_keys, data_keys, init_args, N=N, K=K, M=M, dtype=dt)
     hyper = {k: jnp.asarray(v, dtype=dt) for k, v in hyper.items()}
-    pieces = [{k: np.asarray(x)[:, None] for k, x in obs0.items()}]
-    groups = chunks(record_at, n_chunks)
-    width = max(len(gr) for gr in groups)
-    for group in groups:
-        stops, starts = record_at[group], record_at[group - 1]
-        pad = width - len(group)  # empty intervals keep one compiled shape
-        starts = np.concatenate([starts, np.full(pad, stops[-1])]).astype(np.int32)
-        stops = np.concatenate([stops, np.full(pad, stops[-1])]).astype(np.int32)
+    n_parts = threads or os.cpu_count() or 1
+    parts = [p for p in np.array_split(np.arange(len(seeds)), n_parts) if len(p)]
+
+    def start(part):
+        return _start(init_keys[part], data_keys[part], init_args, N=N, K=K, M=M, dtype=dt)
+
+    def advance(carry, starts, stops):
         carry, obs = _advance(carry, starts, stops, hyper, g=g, train_v=train_v)
-        bad = np.asarray(carry.bad)
-        if np.any(bad >= 0):
-            i = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
-            raise DivergenceError(int(bad[i]) + 1, seeds[i])
-        n = len(group)
-        pieces.append({k: np.asarray(x)[:, :n] for k, x in obs.items()})
-        if progress is not None:
-            progress(int(stops[-1]), int(record_at[-1]), label)
+        return carry, np.asarray(carry.bad), jax.tree.map(np.asarray, obs)
+
+    def joined(trees):
+        return jax.tree.map(lambda *x: np.concatenate(x), *trees)
+
+    with cf.ThreadPoolExecutor(len(parts)) as pool:
+        carries, obs0 = zip(*pool.map(start, parts))
+        pieces = [{k: x[:, None] for k, x in joined(obs0).items()}]
+        groups = chunks(record_at, n_chunks)
+        width = max(len(gr) for gr in groups)
+        for group in groups:
+            stops, starts = record_at[group], record_at[group - 1]
+            pad = width - len(group)  # empty intervals keep one compiled shape
+            starts = np.concatenate([starts, np.full(pad, stops[-1])]).astype(np.int32)
+            stops = np.concatenate([stops, np.full(pad, stops[-1])]).astype(np.int32)
+            out = list(pool.map(advance, carries, [starts] * len(parts), [stops] * len(parts)))
+            carries = [o[0] for o in out]
+            bad = np.concatenate([o[1] for o in out])
+            if np.any(bad >= 0):
+                i = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
+                raise DivergenceError(int(bad[i]) + 1, seeds[i])
+            n = len(group)
+            pieces.append({k: x[:, :n] for k, x in joined([o[2] for o in out]).items()})
+            if progress is not None:
+                progress(int(stops[-1]), int(record_at[-1]), label)
     values = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
-    return Recording(record_at, values, carry.nets)
+    nets = jax.tree.map(lambda *x: jnp.concatenate(x), *[c.nets for c in carries])
+    return Recording(record_at, values, nets)
