@@ -319,7 +319,8 @@ def test_stop_when_ends_at_a_chunk_and_keeps_the_prefix():
                    n_chunks=EVERY_STEP_CHUNKS, stop_when=below,
                    progress=lambda done, total, label="": calls.append((done, total)))
     n = len(rec.steps)
-    assert 1 < n < len(EVERY_STEP)  # stopped early
+    assert n < len(EVERY_STEP), "the run was not stopped early"
+    assert n > 1
     assert (n - 1) % 12 == 0  # at a chunk boundary (12 records each, plus step 0)
     np.testing.assert_array_equal(rec.steps, EVERY_STEP[:n])
     for k in ("W", "loss"):
