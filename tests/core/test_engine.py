@@ -354,7 +354,8 @@ def test_seeds_in_threads_equal_vmapped_seeds(batched):
 
 
 def test_padded_records_skip_observe():
-    """A call padded to a larger width observes only its real records (counted at run time)."""
+    """Calls padded to a shared number of records observe only their real records (counted
+    at run time)."""
     count = [0]
 
     def counted(state, args):
@@ -365,8 +366,9 @@ def test_padded_records_skip_observe():
     simulate(init, FULL_STEP, counted, seeds=[0], record_at=record_at, args=ARGS, n_chunks=1)
     assert count[0] == len(record_at)
     count[0] = 0
+    # two calls: steps 0, 10, 20, then 60 padded to the same 3 records per call
     padded = simulate(init, FULL_STEP, counted, seeds=[0], record_at=record_at, args=ARGS,
-                      n_chunks=3, width=9)
+                      n_chunks=3)
     assert count[0] == len(record_at)
     np.testing.assert_allclose(padded.values["W"][0], cached_reference(0, False)[record_at],
                                **TIGHT)

@@ -39,7 +39,6 @@ __all__ = [
     "Recording",
     "TrainState",
     "gradient_step",
-    "chunk_width",
     "chunks",
     "record_steps",
     "run_keys",
@@ -171,13 +170,6 @@ def chunks(steps: np.ndarray, n_chunks: int) -> list[np.ndarray]:
     return [g for g in groups if len(g)]
 
 
-def chunk_width(record_at: np.ndarray, n_chunks: int = 20) -> int:
-    """Records per compiled call that :func:`simulate` uses for this schedule (the first chunk
-    also carries step 0): calls whose ``width`` agrees share one compiled program."""
-    groups = chunks(np.asarray(record_at, dtype=np.int64), n_chunks) or [np.arange(0)]
-    return max([len(groups[0]) + 1] + [len(g) for g in groups[1:]])
-
-
 def simulate(
     init: Init,
     step: Step,
@@ -190,7 +182,6 @@ def simulate(
     label: str = "",
     n_chunks: int = 20,
     batched: bool = False,
-    width: int | None = None,
     stop_when: Callable[[np.ndarray, dict[str, np.ndarray]], bool] | None = None,
     vmap_seeds: bool = True,
 ) -> Recording:
@@ -206,9 +197,6 @@ def simulate(
         n_chunks: how often control returns to Python.
         batched: every leaf of ``args`` carries a leading axis of B values (e.g. sweep points
             that keep array shapes); all B x seeds runs are vmapped into one program.
-        width: records per compiled call, at least :func:`chunk_width` (padded with
-            zero-length intervals that skip ``observe``): give calls with different
-            schedules the same width to share one compiled program.
         stop_when: called after each chunk with the steps recorded so far and their values;
             returning True ends the run there (the rest of ``record_at`` is not run).
         vmap_seeds: False runs every seed as its own call of one compiled single-seed
@@ -232,7 +220,7 @@ def simulate(
     # is compiled once, inside the training program
     groups = chunks(record_at, n_chunks) or [np.arange(1, 1)]
     groups[0] = np.concatenate([[0], groups[0]]).astype(np.int64)
-    width = max([len(g) for g in groups] + [width or 0])
+    width = max(len(g) for g in groups)  # records per call: one compiled shape
     pieces = []
     total = int(record_at[-1])
     calls = [slice(None)] if vmap_seeds else [slice(i, i + 1) for i in range(len(seeds))]

@@ -18,7 +18,8 @@ Every run shares one compiled two-pass program: a condition is a set of flag arr
 setting is padded data (exemplar table padded with unused classes, label pairs padded with a
 valid count, the label vocabulary padded to the largest setting with the unused labels' logits
 at -1e9, so the padded model computes exactly the smaller one). Runs go one after another
-(seeds vmapped; vmapping runs side by side was slower per run on CPU), and each ends once its
+(vmapping runs side by side was slower per run on CPU; the seeds of a run go in threads on CPU,
+see :func:`~learndyn.induction_heads.study.vmap_seeds`), and each ends once its
 phase change is well behind it (``early_stop``), so a clamped run costs a few thousand
 sequences, not the unclamped run's length.
 """
@@ -149,7 +150,7 @@ def _dropped(config: ClampingConfig):
 
 
 def run(config: ClampingConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
-    """Train every (setting, condition) in turn, seeds vmapped, through one compiled program
+    """Train every (setting, condition) in turn, all seeds at once, through one compiled program
     (runs differ only in their arrays); with ``early_stop`` a run ends once its phase change
     is well behind it, and its later records are NaN."""
     iv = _interventions_of(config.n_heads, config.pt_head, config.active_head,
