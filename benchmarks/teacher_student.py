@@ -42,7 +42,8 @@ import numpy as np
 from scipy.special import erf
 
 import learndyn.core  # noqa: F401  (float64 mode for the theory)
-from learndyn.teacher_student import TeacherStudentConfig, data, online, simulate, theory
+from learndyn.studies.teacher_student import TeacherStudentConfig, simulate
+from learndyn.teacher_student import data, online, theory
 
 RESULTS = Path(__file__).parent / "results" / "teacher_student.json"
 REFERENCE = {"cpp_sgd_steps_per_s": 5.6e4, "cpp_ode_seconds": 0.6}

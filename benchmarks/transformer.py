@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from learndyn.core.engine import simulate
-from learndyn.induction_heads.study import TINY, InductionConfig, _args, programs
+from learndyn.studies.induction_heads import TINY, InductionConfig, programs, train_args
 
 CONFIGS = {"tiny": InductionConfig(**TINY), "paper": InductionConfig()}
 
@@ -30,7 +30,7 @@ CONFIGS = {"tiny": InductionConfig(**TINY), "paper": InductionConfig()}
 def bench(name: str, steps: int) -> dict:
     config = CONFIGS[name]
     init, step, _ = programs(config)
-    args = _args(config)
+    args = train_args(config)
     state = jax.jit(init)(jax.random.key(0), args)
 
     @jax.jit
@@ -61,7 +61,7 @@ def seed_layouts(name: str, steps: int, seeds: int = 2) -> dict:
     (second call of each: compiled)."""
     config = CONFIGS[name]
     init, step, observe = programs(config)
-    args = _args(config)
+    args = train_args(config)
     out = {"config": name, "seeds": seeds, "steps": steps}
     for key, vmap in (("vmapped", True), ("threads", False)):
         def go(vmap=vmap):

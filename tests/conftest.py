@@ -31,16 +31,17 @@ def run_quick(tmp_path_factory):
     return get
 
 
-def _recheck(checks, ds, **changes):
-    """``{check name: passed}`` after replacing some of ``ds``'s variables (for negative tests)."""
+def _recheck(study, ds, **changes):
+    """``{check id: passed}`` of ``study`` after replacing some of ``ds``'s variables (for
+    negative tests; the config comes from the dataset)."""
     ds = ds.copy(deep=True)
     for name, value in changes.items():
         ds[name] = value
-    return {c.name: c.passed for c in checks(ds)}
+    return {c.id: c.passed for c in study.evaluate(ds)}
 
 
 @pytest.fixture
 def recheck():
-    """``recheck(checks, ds, **changes)``: see :func:`_recheck` (test modules cannot import
+    """``recheck(study, ds, **changes)``: see :func:`_recheck` (test modules cannot import
     conftest, so it comes as a fixture)."""
     return _recheck

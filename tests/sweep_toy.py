@@ -57,9 +57,10 @@ def run(config, *, seeds, progress=None):
     )
 
 
-def checks(ds):
+def checks(ds, config):
     err = float(np.abs(ds.x_sim.mean(("seed", "i")) - ds.x_theory).max())
-    return [Check.at_most("mean vs theory", err, 0.05, "the mean relaxes exponentially")]
+    return [Check.at_most("mean_vs_theory", "mean vs theory", err, 0.05,
+                          "the mean relaxes exponentially")]
 
 
 TOY = Study(
@@ -69,8 +70,8 @@ TOY = Study(
     config=ToyConfig,
     presets={"quick": Preset(seeds=2)},
     run=run,
-    figures=lambda ds: {},
+    figures=lambda ds, config: {},
     checks=checks,
-    headline=lambda ds: float(ds.x_sim.isel(time=-1).mean()),
+    headline=lambda ds, config: float(ds.x_sim.isel(time=-1).mean()),
     headline_label="final x",
 )

@@ -40,7 +40,7 @@ def test_run_writes_exactly_the_run_layout(capsys, tmp_path):
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["checks.json", "config.toml", "figures", "results.nc"]
     pngs = sorted(p.name for p in (out_dir / "figures").iterdir())
-    assert pngs == ["loss.png", "mode_strengths.png"]
+    assert pngs == ["captions.json", "loss.png", "mode_strengths.png"]
     checks = json.loads((out_dir / "checks.json").read_text())
     assert checks and all(
         {"name", "value", "threshold", "passed", "claim"} <= set(c) for c in checks)
@@ -148,7 +148,7 @@ def test_interrupted_run_keeps_stored_runs(capsys, tmp_path, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    from learndyn.deep_linear import study
+    from learndyn.studies import deep_linear as study
 
     monkeypatch.setattr(study, "simulate", interrupt)
     code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--set", "lr=0.003",

@@ -11,7 +11,7 @@ from learndyn import cli
 from learndyn.core import engine
 from learndyn.core import sweep as sweeps
 from learndyn.core.config import ConfigError
-from learndyn.deep_linear.study import DEEP_LINEAR
+from learndyn.studies.deep_linear import STUDY
 
 TESTS = Path(__file__).parent
 # a small deep_linear configuration: all shapes are unusual, so compiles are counted afresh
@@ -41,18 +41,18 @@ def _env(tmp_path, monkeypatch):
 )
 def test_grid_errors(items, needle):
     with pytest.raises(ConfigError, match=needle):
-        sweeps.parse_grid(DEEP_LINEAR.make_config("quick"), items)
+        sweeps.parse_grid(STUDY.make_config("quick"), items)
 
 
 def test_grid_parsing_and_planning(tmp_path):
-    base = DEEP_LINEAR.make_config("quick")
+    base = STUDY.make_config("quick")
     grid = sweeps.parse_grid(base, ["init_scale=1e-3,1e-2", "depths=2;2,3"])
     assert grid == {"init_scale": [1e-3, 1e-2], "depths": [(2,), (2, 3)]}
-    tasks = sweeps.plan(DEEP_LINEAR, "x:y", base, grid, [0, 1], tmp_path, "v")
+    tasks = sweeps.plan(STUDY, "x:y", base, grid, [0, 1], tmp_path, "v")
     # init_scale keeps shapes (vmapped inside a task); depths changes them (one task each)
     assert len(tasks) == 2 and all(len(t.points) == 2 for t in tasks)
     grid = sweeps.parse_grid(base, ["lr=0.001,0.002,0.004"])
-    assert len(sweeps.plan(DEEP_LINEAR, "x:y", base, grid, [0], tmp_path, "v")) == 3
+    assert len(sweeps.plan(STUDY, "x:y", base, grid, [0], tmp_path, "v")) == 3
 
 
 def test_vmapped_sweep_equals_looped_runs_and_compiles_once(tmp_path):

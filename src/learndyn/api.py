@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import jax
 import matplotlib.pyplot as plt
 import xarray as xr
 
@@ -109,17 +110,21 @@ def run(
         cached.cached = True
         return cached
 
-    dataset = st.run(config, seeds=seed_list, progress=progress)
-    dataset.attrs.update(
-        study=st.name,
-        preset=preset,
-        config=config.to_json(),
-        seeds=json.dumps(seed_list),
-        version=__version__,
-        key=key,
-    )
-    checks = st.checks(dataset)
-    figures = st.figures(dataset)
+    with jax.enable_x64(True):  # theory in float64; simulations pick their dtype
+        dataset = st.run(config, seeds=seed_list, progress=progress)
+        dataset.attrs.update(
+            study=st.name,
+            preset=preset,
+            config=config.to_json(),
+            seeds=json.dumps(seed_list),
+            version=__version__,
+            key=key,
+            paper=st.paper,
+            claim=st.claim,
+        )
+        checks = st.evaluate(dataset, config)
+        dataset.attrs["checks"] = json.dumps([c.to_dict() for c in checks])
+        figures = st.figures(dataset, config)
     header = f"learndyn {__version__}: study {st.name}, preset {preset}, seeds {seed_list}"
     try:
         store.write_run(target, dataset, config.to_toml(header), checks, figures)

@@ -1,47 +1,45 @@
-"""The study registry: name -> the module attribute holding its :class:`~learndyn.core.Study`.
+"""The study registry: every module in :mod:`learndyn.studies` is a study of the same name.
 
-Families are imported only when one of their studies is asked for. Studies outside the
-package register through the environment, which worker processes inherit::
+A study module defines ``STUDY = Study(name=..., claim=..., paper=..., ...)``. Modules are
+imported only when their study is asked for. Studies outside the package register through the
+environment, which sweep worker processes inherit::
 
     LEARNDYN_STUDIES="my_study=mypackage.module:STUDY,other=pkg.mod:OTHER"
+
+This runs the named modules' code, as ``PYTHONPATH`` would: set it only to code you trust.
+Names that shadow a built-in study are refused, and the object must be a :class:`Study`.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 
 from .core.config import ConfigError
-from .core.study import Study
 
-__all__ = ["get", "studies", "target"]
+__all__ = ["builtin", "get", "studies", "target"]
 
-_REGISTRY: dict[str, str] = {
-    "deep_linear": "learndyn.deep_linear.study:DEEP_LINEAR",
-    "lazy_rich": "learndyn.deep_linear.lazy_rich:LAZY_RICH",
-    "teacher_student": "learndyn.teacher_student.study:TEACHER_STUDENT",
-    "teacher_student_overparam": "learndyn.teacher_student.overparam:TEACHER_STUDENT_OVERPARAM",
-    "neural_race": "learndyn.gated_linear.study:NEURAL_RACE",
-    "gated_generalisation": "learndyn.gated_linear.generalisation:GATED_GENERALISATION",
-    "induction_heads": "learndyn.induction_heads.study:INDUCTION_HEADS",
-    "induction_clamping": "learndyn.induction_heads.clamping:INDUCTION_CLAMPING",
-    "task_abstraction": "learndyn.task_abstraction.study:TASK_ABSTRACTION",
-    "task_composition": "learndyn.task_abstraction.composition:TASK_COMPOSITION",
-    "task_abstraction_regimes": "learndyn.task_abstraction.regimes:TASK_ABSTRACTION_REGIMES",
-    "alignment": "learndyn.alignment.study:ALIGNMENT",
-    "alignment_networks": "learndyn.alignment.networks:ALIGNMENT_NETWORKS",
-    "alignment_structure": "learndyn.alignment.structure:ALIGNMENT_STRUCTURE",
-}
+_STUDIES = Path(__file__).parent / "studies"
+
+
+def builtin() -> dict[str, str]:
+    """``{name: "module:STUDY"}`` of the studies shipped in :mod:`learndyn.studies`."""
+    return {p.stem: f"learndyn.studies.{p.stem}:STUDY" for p in sorted(_STUDIES.glob("*.py"))
+            if not p.stem.startswith("_")}
 
 
 def _entries() -> dict[str, str]:
-    entries = dict(_REGISTRY)
+    entries = builtin()
     for item in os.environ.get("LEARNDYN_STUDIES", "").split(","):
-        name, sep, target = item.partition("=")
-        if sep and ":" in target:
-            entries[name.strip()] = target.strip()
-        elif item.strip():
+        name, sep, target = (part.strip() for part in item.partition("="))
+        if not item.strip():
+            continue
+        if not (sep and name.isidentifier() and ":" in target):
             raise ConfigError(f"LEARNDYN_STUDIES: '{item}' is not of the form name=module:attr")
+        if name in entries:
+            raise ConfigError(f"LEARNDYN_STUDIES: '{name}' would replace a built-in study")
+        entries[name] = target
     return entries
 
 
@@ -58,15 +56,18 @@ def target(name: str) -> str:
     return entries[name]
 
 
-def get(name: str) -> Study:
-    """The study called ``name`` (raises :class:`ConfigError` listing the known ones)."""
+def get(name):
+    """The :class:`~learndyn.core.study.Study` called ``name`` (raises :class:`ConfigError`
+    listing the known ones)."""
+    from .core.study import Study
+
     if isinstance(name, Study):
         return name
-    entries = _entries()
-    if name not in entries:
-        raise ConfigError(f"unknown study '{name}'; studies are: " + ", ".join(entries))
-    module, attr = entries[name].split(":")
+    module, attr = target(name).split(":")
     try:
-        return getattr(importlib.import_module(module), attr)
+        study = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as err:
-        raise ConfigError(f"study '{name}': cannot load {entries[name]} ({err})") from None
+        raise ConfigError(f"study '{name}': cannot load {module}:{attr} ({err})") from None
+    if not isinstance(study, Study):
+        raise ConfigError(f"study '{name}': {module}:{attr} is not a learndyn Study")
+    return study

@@ -3,18 +3,13 @@
 import numpy as np
 import pytest
 
-from learndyn.alignment.networks import ALIGNMENT_NETWORKS, checks
 from learndyn.core.config import ConfigError
+from learndyn.studies.alignment_networks import STUDY
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("alignment_networks")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [(c.name, c.value) for c in quick.checks if not c.passed]
-    assert not failed, failed
 
 
 def test_layout_and_fitted_theory(quick):
@@ -34,18 +29,18 @@ def test_checks_fail_when_claims_are_false(quick):
     ds = quick.dataset.copy(deep=True)
     ds["h_final_theory"] = ds.h_final_theory * 1.3  # a fixed point 30% off
     ds["r2_w"] = ds.r2_w * 0.0 + 0.5
-    res = {c.name: c.passed for c in checks(ds)}
-    assert not res["final h: |fixed point / measured - 1| (max over converged runs)"]
-    assert not res["fit R^2 of w (min over converged runs)"]
+    res = {c.id: c.passed for c in STUDY.evaluate(ds)}
+    assert not res["final_h_fixed_point_measured"]
+    assert not res["fit_r_2_w_min"]
     ds = quick.dataset.copy(deep=True)
     lazy = ds.regime == "lazy"
     ds["h_final_sim"] = ds.h_final_sim.where(~lazy, ds.h0_sim * 3.0)  # lazy net moves a lot
-    res = {c.name: c.passed for c in checks(ds)}
-    assert not res["lazy: |h_final/h0 - 1| (max)"]
+    res = {c.id: c.passed for c in STUDY.evaluate(ds)}
+    assert not res["lazy_h_final_h0_1"]
 
 
 def test_bad_config_is_one_clear_error():
     with pytest.raises(ConfigError, match="same length"):
-        ALIGNMENT_NETWORKS.make_config("quick", values={"dx": (1.0, 2.0), "dy": (1.0,)})
+        STUDY.make_config("quick", values={"dx": (1.0, 2.0), "dy": (1.0,)})
     with pytest.raises(ConfigError, match="settings"):
-        ALIGNMENT_NETWORKS.make_config("quick", values={"settings": ("cnn",)})
+        STUDY.make_config("quick", values={"settings": ("cnn",)})

@@ -3,18 +3,13 @@
 import numpy as np
 import pytest
 
-from learndyn.alignment.structure import ALIGNMENT_STRUCTURE, checks
 from learndyn.core.config import ConfigError
+from learndyn.studies.alignment_structure import STUDY
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("alignment_structure")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [(c.name, c.value) for c in quick.checks if not c.passed]
-    assert not failed, failed
 
 
 def test_layout_and_pairs(quick):
@@ -33,19 +28,18 @@ def test_layout_and_pairs(quick):
 def test_checks_fail_when_claims_are_false(quick):
     ds = quick.dataset.copy(deep=True)
     ds["dist_sim"] = ds.dist_init_sim.copy()  # pretend nothing was learnt
-    res = {c.name: c.passed for c in checks(ds)}
-    assert not res["rich: Pearson r of predicted vs measured pair distances (min over seeds)"]
-    assert not res["rich: max equal-target / min different-target distance (max over seeds)"]
+    res = {c.id: c.passed for c in STUDY.evaluate(ds)}
+    assert not res["rich_pearson_r_predicted_measured"]
+    assert not res["rich_max_equal_target_min"]
     ds = quick.dataset.copy(deep=True)
     lazy = ds.dist_sim.sel(regime="lazy")
     ds["dist_sim"] = ds.dist_sim.copy()
     ds["dist_sim"].loc[{"regime": "lazy"}] = ds.dist_rich_limit * float(lazy.mean())
-    res = {c.name: c.passed for c in checks(ds)}
-    assert not res["lazy: Pearson r of measured distances with the rich prediction "
-                   "(max over seeds)"]
-    assert not res["lazy: |D_final - D_init| / |D_init| (Frobenius, max over seeds)"]
+    res = {c.id: c.passed for c in STUDY.evaluate(ds)}
+    assert not res["lazy_pearson_r_measured_distances"]
+    assert not res["lazy_d_final_d_init"]
 
 
 def test_bad_config_is_one_clear_error():
     with pytest.raises(ConfigError, match="layer"):
-        ALIGNMENT_STRUCTURE.make_config("quick", overrides=["layer=2"])
+        STUDY.make_config("quick", overrides=["layer=2"])

@@ -4,19 +4,13 @@ claims are false, config errors."""
 import numpy as np
 import pytest
 
-from learndyn.alignment.study import ALIGNMENT, checks
 from learndyn.core.config import ConfigError
+from learndyn.studies.alignment import STUDY
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("alignment")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [c.name for c in quick.checks if not c.passed]
-    assert not failed, failed
-    assert len(quick.checks) == 15
 
 
 def test_dataset_contract(quick):
@@ -37,50 +31,50 @@ def test_dataset_contract(quick):
 
 
 def _name(ds, start):
-    (name,) = [c.name for c in checks(ds) if c.name.startswith(start)]
+    (name,) = [c.id for c in STUDY.evaluate(ds) if c.name.startswith(start)]
     return name
 
 
 def test_checks_fail_when_claims_are_false(quick, recheck):
     ds = quick.dataset
     # an ODE off by 1e-6 from the micro-model
-    res = recheck(checks, ds, h_theory=ds.h_theory * (1 + 1e-6))
+    res = recheck(STUDY, ds, h_theory=ds.h_theory * (1 + 1e-6))
     assert not res[_name(ds, "micro-model vs ODE")]
     # a drifting conserved quantity
     drift = ds.C_sim + 1e-6 * ds.time_micro
-    assert not recheck(checks, ds, C_sim=drift)[_name(ds, "conservation: micro-model")]
+    assert not recheck(STUDY, ds, C_sim=drift)[_name(ds, "conservation: micro-model")]
     # a fixed-point formula that ignores y0 (A_high = h0): wrong at small h0
     h0 = ds.h0.broadcast_like(ds.sweep_h_final_theory)
     a_low2 = ds.eta_h / ds.eta_y * ds.attrs["dx2"] * ds.attrs["dy2"]
     naive = h0 / 2 + np.sqrt(h0**2 / 4 + a_low2)
-    assert not recheck(checks, ds, sweep_h_final_theory=naive)[_name(ds, "fixed point: max |h(T)")]
+    assert not recheck(STUDY, ds, sweep_h_final_theory=naive)[_name(ds, "fixed point: max |h(T)")]
     # micro-model runs that end 2% away from their fixed point
-    off = recheck(checks, ds, h_final_sim=ds.h_final_sim * 1.02)
+    off = recheck(STUDY, ds, h_final_sim=ds.h_final_sim * 1.02)
     assert not off[_name(ds, "micro-model: converged runs")]
     # a sweep that never leaves the initial scale: not rich
     lazy = ds.sweep_h_theory * 0 + ds.h0
-    res = recheck(checks, ds, sweep_h_theory=lazy)
+    res = recheck(STUDY, ds, sweep_h_theory=lazy)
     assert not res[_name(ds, "rich limit")]
     # a non-monotone h_inf(h0)
     bumpy = ds.sweep_h_theory.copy()
     bumpy[{"h0": 1, "time": -1}] = 1e3
-    assert not recheck(checks, ds, sweep_h_theory=bumpy)[_name(ds, "h_inf(h0) non-increasing")]
+    assert not recheck(STUDY, ds, sweep_h_theory=bumpy)[_name(ds, "h_inf(h0) non-increasing")]
     # a chain solution shifted in time by two records
     late = ds.chain_h_deep_linear.copy(data=np.roll(ds.chain_h_deep_linear.values, 2, axis=1))
-    assert not recheck(checks, ds, chain_h_deep_linear=late)[_name(ds, "scalar chain: max |ODE")]
+    assert not recheck(STUDY, ds, chain_h_deep_linear=late)[_name(ds, "scalar chain: max |ODE")]
     # the half_mse loss formula applied to half_sum runs
     swapped = ds.loss_theory.copy()
     swapped.loc[{"convention": "half_sum"}] = ds.loss_theory.sel(convention="half_mse").values
-    assert not recheck(checks, ds, loss_theory=swapped)[_name(ds, "loss (half_sum)")]
+    assert not recheck(STUDY, ds, loss_theory=swapped)[_name(ds, "loss (half_sum)")]
     # a failed solve (NaN) fails its check instead of passing
     nan = ds.sweep_y_theory.copy()
     nan[{"pair": 0, "h0": 0, "time": -1}] = np.nan
-    assert not recheck(checks, ds, sweep_y_theory=nan)[_name(ds, "fixed point: max |y(T)")]
+    assert not recheck(STUDY, ds, sweep_y_theory=nan)[_name(ds, "fixed point: max |y(T)")]
 
 
 def test_config_errors():
     for values in ({"eta_h": (1.0,)}, {"h0": (1.0, 0.5)}, {"dy2": 0.0}, {"w0": 1.0},
                    {"T": float("nan")}, {"chain_lam": ()}):
         with pytest.raises(ConfigError):
-            ALIGNMENT.make_config("quick", values=values)
-    ALIGNMENT.make_config("paper")
+            STUDY.make_config("quick", values=values)
+    STUDY.make_config("paper")

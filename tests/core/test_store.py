@@ -35,8 +35,8 @@ def make_dataset(key: str, scale: float = 1.0) -> xr.Dataset:
 
 
 CHECKS = [
-    Check.at_most("error", 0.01, 0.05, "theory tracks simulation"),
-    Check.at_least("nan value", float("nan"), 1.0, "a NaN never passes"),
+    Check.at_most("error", "error", 0.01, 0.05, "theory tracks simulation"),
+    Check.at_least("nan", "nan value", float("nan"), 1.0, "a NaN never passes"),
 ]
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from learndyn.core.config import ConfigError
-from learndyn.deep_linear import balanced, lazy_rich
-from learndyn.deep_linear.lazy_rich import LAZY_RICH, LazyRichConfig, checks
+from learndyn.deep_linear import balanced
+from learndyn.studies.lazy_rich import STUDY, LazyRichConfig
 
 # a small sweep without the unequal and reversal groups (shares one compiled trainer)
 SMALL = dict(lams=(-2.0, 0.0, 2.0), unequal_lams=(), reversal_lams=(), flow_check=False,
@@ -15,12 +15,6 @@ SMALL = dict(lams=(-2.0, 0.0, 2.0), unequal_lams=(), reversal_lams=(), flow_chec
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("lazy_rich")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [c.name for c in quick.checks if not c.passed]
-    assert not failed, failed
-    assert len(quick.checks) == 29
 
 
 def test_quick_dataset_layout(quick):
@@ -62,7 +56,7 @@ def test_quick_lazy_and_rich_regimes(quick):
 
 def _small_error(lr: float, dtype: str = "float64") -> dict:
     config = LazyRichConfig(lr=lr, dtype=dtype, **SMALL)
-    ds = LAZY_RICH.run(config, seeds=[0])
+    ds = STUDY.run(config, seeds=[0])
     return {k: float(ds[k].max()) for k in ("function_error", "rep_in_error", "rep_out_error",
                                             "balance_error_sim")}
 
@@ -93,39 +87,38 @@ def test_checks_fail_when_the_theory_is_wrong(monkeypatch):
     monkeypatch.setattr(balanced, "qqt_diagonal", off(diagonal))
     monkeypatch.setattr(balanced, "qqt_propagate", off(propagate))
     config = LazyRichConfig(**{**SMALL, "flow_check": True})
-    ds = LAZY_RICH.run(config, seeds=[0])
+    ds = STUDY.run(config, seeds=[0])
     ds.attrs["config"] = config.to_json()
-    result = {c.name: c.passed for c in checks(ds)}
-    assert not result["closed form vs float64 gradient flow (max abs, all blocks)"]
-    assert not result["gradient descent vs closed form: W2W1 / (eta s1)"]
-    assert not result["closed form at t_limit vs V(Lambda -+ lambda/2)V^T, "
-                      "U(Lambda +- lambda/2)U^T"]
+    result = {c.id: c.passed for c in STUDY.evaluate(ds)}
+    assert not result["closed_form_float64_gradient_flow"]
+    assert not result["gd_vs_closed_form_function"]
+    assert not result["closed_form_t_limit_v"]
 
 
 def test_checks_fail_when_claims_are_false(quick, recheck):
     ds = quick.dataset
     # lazy layer moving: the representation check must fail
     moved = ds.rep_out_change_sim * 10.0
-    assert not recheck(checks, ds, rep_out_change_sim=moved)["lambda = 10: rep_out relative change"]
+    assert not recheck(STUDY, ds, rep_out_change_sim=moved)["lambda_10_rep_out_relative_change"]
     # a rich loss that decays exponentially has no plateau
     expo = ds.loss_sim.copy(data=np.exp(-np.broadcast_to(ds.time.values, ds.loss_sim.shape)))
-    result = recheck(checks, ds, loss_sim=expo)
-    assert not result["lambda = 0: loss acceleration max(-dlnL/dt) / initial (least over seeds)"]
+    result = recheck(STUDY, ds, loss_sim=expo)
+    assert not result["lambda_0_loss_acceleration_max"]
     # an NTK that moves as much when lazy as when rich
     flat = ds.ntk_distance_sim.copy(data=np.broadcast_to(
         ds.ntk_distance_sim.sel(lam=0.0).values[:, None], ds.ntk_distance_sim.shape))
-    result = recheck(checks, ds, ntk_distance_sim=flat)
-    assert not result["S(T) at lambda = 0 / S(T) at |lambda| = 10 (sim)"]
-    assert not result["NTK distance S(T): steps in |lambda| where it does not fall (sim)"]
+    result = recheck(STUDY, ds, ntk_distance_sim=flat)
+    assert not result["s_t_lambda_0_10_sim"]
+    assert not result["ntk_distance_s_t_sim"]
     # a reversal that completes at lambda = 0
     done = ds.reversal_theory.copy(data=np.broadcast_to(
         ds.reversal_theory.sel(lam_reversal=1.0).values, ds.reversal_theory.shape))
-    result = recheck(checks, ds, reversal_theory=done)
-    assert not result["reversal, lambda = 0 (closed form): fraction of times with a(t) > 0"]
+    result = recheck(STUDY, ds, reversal_theory=done)
+    assert not result["reversal_lambda_0_closed_form"]
     # loss curves that differ between +lambda and -lambda
     asym = ds.loss_sim.where(ds.lam >= 0, ds.loss_sim * 1.001)
-    result = recheck(checks, ds, loss_sim=asym)
-    assert not result["+-lambda: loss and mode strengths (float64 gradient descent)"]
+    result = recheck(STUDY, ds, loss_sim=asym)
+    assert not result["lambda_loss_mode_strengths_float64"]
 
 
 @pytest.mark.parametrize(
@@ -147,11 +140,11 @@ def test_invalid_configs_name_the_field(values, field):
 
 
 def test_paper_preset_holds_the_spec_parameters():
-    config = LAZY_RICH.make_config("paper")
+    config = STUDY.make_config("paper")
     assert config.n == 8 and config.t_max == 20.0 and config.lr == 1e-4
     assert len(config.lams) == 41 and 0.0 in config.lams
     positive = np.array([lam for lam in config.lams if lam > 0])
     assert positive.min() == pytest.approx(0.01) and positive.max() == pytest.approx(50.0)
     assert np.allclose(np.diff(np.log10(positive)), np.log10(5000) / 19, rtol=1e-4)
-    assert LAZY_RICH.presets["paper"].seeds == 8
-    assert lazy_rich.LAZY_RICH.presets["quick"].seeds == 2
+    assert STUDY.presets["paper"].seeds == 8
+    assert STUDY.presets["quick"].seeds == 2

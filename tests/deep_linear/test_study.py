@@ -6,18 +6,12 @@ import pytest
 import learndyn
 from learndyn.core.config import ConfigError
 from learndyn.core.engine import DivergenceError
-from learndyn.deep_linear.study import DEEP_LINEAR, DeepLinearConfig, checks
+from learndyn.studies.deep_linear import STUDY, DeepLinearConfig
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("deep_linear")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [c.name for c in quick.checks if not c.passed]
-    assert not failed, failed
-    assert len(quick.checks) == 7
 
 
 def test_quick_aligned_amplitude_error(quick):
@@ -30,7 +24,7 @@ def test_quick_aligned_amplitude_error(quick):
 def test_random_init_check_can_fail(quick, recheck):
     ds = quick.dataset
     late = ds.t_half_sim.where(ds.init != "random", ds.t_half_sim * 1.15)
-    assert not recheck(checks, ds, t_half_sim=late)["random_D2: half-time relative error"]
+    assert not recheck(STUDY, ds, t_half_sim=late)["random_D2_half_time_relative_error"]
 
 
 def test_quick_dataset_layout(quick):
@@ -55,7 +49,7 @@ def test_quick_run_is_cached(quick):
 
 def _aligned_error(lr: float) -> float:
     config = DeepLinearConfig(depths=(2,), random_init=False, lr=lr, t_max=12.0, num_records=100)
-    ds = DEEP_LINEAR.run(config, seeds=[0])
+    ds = STUDY.run(config, seeds=[0])
     err = np.abs(ds.mode_strength_sim - ds.mode_strength_theory).max()
     return float(err)
 
@@ -70,25 +64,25 @@ def test_checks_fail_when_theory_is_wrong(quick, recheck):
     ds = quick.dataset
     # a theory that learns 20% too slowly: shift the theory curves in time
     slow = ds.mode_strength_theory.interp(time=ds.time / 1.2).fillna(0.0)
-    result = recheck(checks, ds, mode_strength_theory=slow.transpose(*ds.mode_strength_theory.dims))
-    assert not result["aligned_D2: time shift sim vs theory (10/50/90% of s)"]
-    assert not result["aligned_D3: time shift sim vs theory (10/50/90% of s)"]
+    result = recheck(STUDY, ds, mode_strength_theory=slow.transpose(*ds.mode_strength_theory.dims))
+    assert not result["aligned_D2_time_shift_sim_theory"]
+    assert not result["aligned_D3_time_shift_sim_theory"]
 
 
 def test_checks_fail_when_order_or_stages_are_wrong(quick, recheck):
     ds = quick.dataset
     reversed_halves = ds.t_half_sim.copy(data=ds.t_half_sim.values[..., ::-1])
-    result = recheck(checks, ds, t_half_sim=reversed_halves)
-    assert not result["fraction of aligned runs x seeds learning modes in order"]
+    result = recheck(STUDY, ds, t_half_sim=reversed_halves)
+    assert not result["fraction_aligned_runs_x_seeds"]
     smooth = ds.loss_sim.copy(data=np.exp(-np.broadcast_to(ds.time.values, ds.loss_sim.shape)))
-    result = recheck(checks, ds, loss_sim=smooth)
-    assert not result["fewest distinct loss drops (any run, seed)"]
+    result = recheck(STUDY, ds, loss_sim=smooth)
+    assert not result["fewest_distinct_loss_drops_run"]
 
 
 def test_half_time_formula_check_can_fail(quick, recheck):
     ds = quick.dataset
-    result = recheck(checks, ds, t_half_sim=ds.t_half_sim * 1.05)
-    assert not result["aligned_D2: t_half vs (tau/2s) ln(s/u0)"]
+    result = recheck(STUDY, ds, t_half_sim=ds.t_half_sim * 1.05)
+    assert not result["aligned_d2_t_half_tau"]
 
 
 @pytest.mark.parametrize(
@@ -105,19 +99,19 @@ def test_half_time_formula_check_can_fail(quick, recheck):
 def test_invalid_configs_name_the_field(values, field):
     with pytest.raises(ConfigError, match=field):
         config = DeepLinearConfig(**values)
-        DEEP_LINEAR.run(config, seeds=[0])
+        STUDY.run(config, seeds=[0])
 
 
 def test_diverging_learning_rate_names_the_step():
     config = DeepLinearConfig(depths=(2,), random_init=False, lr=1.0, t_max=200.0,
                               num_records=20)
     with pytest.raises(DivergenceError, match="step") as info:
-        DEEP_LINEAR.run(config, seeds=[0])
+        STUDY.run(config, seeds=[0])
     assert info.value.step in range(1, 201)
 
 
 def test_paper_preset_holds_published_parameters():
-    config = DEEP_LINEAR.make_config("paper")
+    config = STUDY.make_config("paper")
     assert (config.dataset, config.levels, config.n_features, config.n_hidden) == (
         "hierarchy", 5, 1000, 32)
     assert config.flip_prob == 0.1 and config.depths == (2, 3, 4)

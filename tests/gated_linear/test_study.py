@@ -4,19 +4,12 @@ import numpy as np
 import pytest
 
 from learndyn.core.config import ConfigError
-from learndyn.gated_linear.study import NeuralRaceConfig, checks
+from learndyn.studies.neural_race import STUDY, NeuralRaceConfig
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("neural_race")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [c.name for c in quick.checks if not c.passed]
-    assert not failed, failed
-    assert len(quick.checks) == 16
-    assert set(quick.figures) == {"verification", "race"}
 
 
 def test_quick_dataset_layout(quick):
@@ -35,19 +28,18 @@ def test_quick_dataset_layout(quick):
 def test_checks_fail_when_theory_is_wrong(quick, recheck):
     ds = quick.dataset
     # a flow that learns 10% too slowly (e.g. a wrong time normalisation)
-    slow = recheck(checks, ds, t_half_theory=ds.t_half_theory * 1.1)
-    assert not slow["t_1/2 sim (lr/1) vs reduced flow, relative"]
+    slow = recheck(STUDY, ds, t_half_theory=ds.t_half_theory * 1.1)
+    assert not slow["t_1_2_sim_1_reduced_flow_relative"]
     # a reduced map off by one part in 1e6 (e.g. a dropped gate factor in one path)
-    off = recheck(checks, ds, mode_product_map=ds.mode_product_map * (1 + 1e-6))
-    assert not off["decoupled GD vs discrete reduced map: mode products (/s)"]
+    off = recheck(STUDY, ds, mode_product_map=ds.mode_product_map * (1 + 1e-6))
+    assert not off["reduced_map_mode_products"]
     # a K-scan whose speed does not scale with K
     kt = ds.Kt_half_sim * (ds.K / ds.K.max()) ** 0.1
-    res = recheck(checks, ds, Kt_half_sim=kt)
-    assert not res["simulated K t_1/2 spread across K (max/min - 1)"]
+    res = recheck(STUDY, ds, Kt_half_sim=kt)
+    assert not res["simulated_k_t_1_2"]
     # conservation broken in the simulation
     drift = ds.conserved_sim + 0.2 * ds.time
-    assert not recheck(checks, ds, conserved_sim=drift)[
-        "conservation drift along GD (relative to b2^2)"]
+    assert not recheck(STUDY, ds, conserved_sim=drift)["conservation_drift_along_gd_relative"]
 
 
 def test_bad_config():

@@ -10,18 +10,12 @@ import numpy as np
 import pytest
 
 from learndyn.core.config import ConfigError
-from learndyn.induction_heads.study import INDUCTION_HEADS, InductionConfig, checks
+from learndyn.studies.induction_heads import STUDY, InductionConfig
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("induction_heads")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [(c.name, c.value) for c in quick.checks if not c.passed]
-    assert not failed, failed
-    assert set(quick.figures) == {"loss", "heads", "ablations"}
 
 
 def test_quick_dataset_layout(quick):
@@ -40,23 +34,21 @@ def test_checks_can_fail(quick, recheck):
     # a loss that decays smoothly from the start: no plateau, no abrupt drop
     t = ds.time / ds.time[-1]
     smooth = ds.loss_sim * 0 + np.log(5) * np.exp(-4 * t)
-    res = recheck(checks, ds, loss_sim=smooth, phase_change_time_sim=ds.phase_change_time_sim * 0
+    res = recheck(STUDY, ds, loss_sim=smooth, phase_change_time_sim=ds.phase_change_time_sim * 0
                   + float(ds.time[int(0.4 * ds.sizes["time"])]))
-    assert not res["plateau length in [0.6, 0.8] / phase-change time (worst seed)"]
+    assert not res["plateau_length_0_6_0"]
     # identical heads: no diversity
     same = ds.induction_strength_sim * 0 + 0.6
-    assert not recheck(checks, ds, induction_strength_sim=same)["strongest - weakest strength "
-                                                        "(worst seed)"]
+    res = recheck(STUDY, ds, induction_strength_sim=same)
+    assert not res["strongest_weakest_strength_worst_seed"]
     # a head whose removal costs a lot: not redundant
     abl = ds.ablation_accuracy_sim.copy()
     abl[0, 0] = 0.5
-    assert not recheck(checks, ds, ablation_accuracy_sim=abl)[
-        "largest accuracy drop from removing one head"]
+    assert not recheck(STUDY, ds, ablation_accuracy_sim=abl)["largest_accuracy_drop_from_removing"]
     # only two induction heads
     few = ds.induction_strength_sim.copy()
     few[:, :, 2:] = 0.0
-    assert not recheck(checks, ds, induction_strength_sim=few)[
-        "layer-2 heads with strength > 0.1 (worst seed)"]
+    assert not recheck(STUDY, ds, induction_strength_sim=few)["layer_2_heads_strength_0"]
 
 
 def test_config_errors_name_the_field():
@@ -65,7 +57,7 @@ def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="'num_sequences'"):
         InductionConfig(num_sequences=100, eval_every=1000)
     with pytest.raises(ConfigError, match="'n_heldout_pairs'"):
-        INDUCTION_HEADS.make_config("quick", overrides=["n_heldout_pairs=9"])
+        STUDY.make_config("quick", overrides=["n_heldout_pairs=9"])
 
 
 def test_readme_example_clamps_a_head_during_training():

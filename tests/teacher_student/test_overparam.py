@@ -4,19 +4,12 @@ import numpy as np
 import pytest
 
 from learndyn.core.config import ConfigError
-from learndyn.teacher_student.overparam import TEACHER_STUDENT_OVERPARAM, OverparamConfig, checks
+from learndyn.studies.teacher_student_overparam import STUDY, OverparamConfig
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("teacher_student_overparam")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [c.name for c in quick.checks if not c.passed]
-    assert not failed, failed
-    assert len(quick.checks) == 11
-    assert set(quick.figures) == {"final_error_vs_K", "sgd_runs"}
 
 
 def test_quick_values(quick):
@@ -38,7 +31,7 @@ def test_quick_values(quick):
 def test_checks_fail_when_results_are_wrong(quick, recheck):
     ds = quick.dataset
     # a noise term missing a factor: first-layer floors 30% high, both-layer floors flat in K
-    result = recheck(checks, ds, eg_star_theory_erf=ds.eg_star_theory_erf * 1.3,
+    result = recheck(STUDY, ds, eg_star_theory_erf=ds.eg_star_theory_erf * 1.3,
                      eg_star_theory_both=ds.eg_star_theory_both.copy(
                          data=np.full(2, float(ds.eg_star_theory_both[0]))),
                      eg_star_theory_linear=ds.eg_star_theory_linear * (1 + 1e-5),
@@ -47,12 +40,12 @@ def test_checks_fail_when_results_are_wrong(quick, recheck):
         if name.startswith(("erf first layer: max |", "erf both layers: eps*",
                             "linear first layer: max", "SGD linear")):
             assert not passed, name
-    result = recheck(checks, ds, eg_star_theory_sim=ds.eg_star_theory_sim * 1.15)
-    assert not result["SGD linear-first-K2: |eps*_ODE / eps*_sim - 1| (seed means)"]
-    assert result["SGD linear-first-K2: |eps*_sim / law - 1| (seed mean)"]
+    result = recheck(STUDY, ds, eg_star_theory_sim=ds.eg_star_theory_sim * 1.15)
+    assert not result["sgd_linear-first-K2_eps_ode_eps_sim"]
+    assert result["sgd_linear-first-K2_eps_sim_law_1"]
     flat = ds.eg_star_theory_erf.copy(data=np.tile(ds.eg_star_theory_erf.values[:, :1], 3))
-    result = recheck(checks, ds, eg_star_theory_erf=flat)
-    assert not result["erf first layer: min eps*(K+1) / eps*(K)"]
+    result = recheck(STUDY, ds, eg_star_theory_erf=flat)
+    assert not result["erf_first_layer_min_eps"]
 
 
 @pytest.mark.parametrize("values, field", [
@@ -66,5 +59,5 @@ def test_invalid_configs_name_the_field(values, field):
 
 
 def test_paper_preset_is_valid():
-    config = TEACHER_STUDENT_OVERPARAM.make_config("paper")
+    config = STUDY.make_config("paper")
     assert config.sgd_modes == ("first", "both") and config.sgd_N == 784

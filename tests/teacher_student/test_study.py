@@ -6,19 +6,13 @@ import pytest
 
 from learndyn.core.config import ConfigError
 from learndyn.core.engine import DivergenceError
-from learndyn.teacher_student import TeacherStudentConfig, online, simulate
-from learndyn.teacher_student.study import TEACHER_STUDENT, checks
+from learndyn.studies.teacher_student import STUDY, TeacherStudentConfig, simulate
+from learndyn.teacher_student import online
 
 
 @pytest.fixture(scope="module")
 def quick(run_quick):
     return run_quick("teacher_student")
-
-
-def test_quick_preset_passes_all_checks(quick):
-    failed = [c.name for c in quick.checks if not c.passed]
-    assert not failed, failed
-    assert len(quick.checks) == 8
 
 
 def test_quick_dataset_layout(quick):
@@ -40,23 +34,23 @@ def test_quick_dataset_layout(quick):
 def test_checks_fail_when_theory_is_wrong(quick, recheck):
     ds = quick.dataset
     # an ODE 50% too high everywhere (e.g. a dropped factor 2/pi -> 1 in I2 would do worse)
-    result = recheck(checks, ds, eg_theory=ds.eg_theory * 1.5)
-    assert not result["ODE vs SGD, t <= 50: max |log10 eps_sim - log10 eps_ODE|"]
+    result = recheck(STUDY, ds, eg_theory=ds.eg_theory * 1.5)
+    assert not result["ode_sgd_t_50_max_log10_eps_sim"]
     # an ODE escaping twice as late
     late = ds.eg_theory.interp(time=ds.time / 2.0).transpose(*ds.eg_theory.dims)
-    result = recheck(checks, ds, eg_theory=late)
-    assert not result["escape time (eps < eps_plateau/10): max |t_ODE / t_sim - 1|"]
+    result = recheck(STUDY, ds, eg_theory=late)
+    assert not result["escape_time_eps_eps_plateau"]
 
 
 def test_checks_fail_without_plateau_or_escape(quick, recheck):
     ds = quick.dataset
     decaying = ds.eg_sym_theory.copy(data=0.7 * np.exp(-ds.time_sym.values / 10.0))
-    result = recheck(checks, ds, eg_sym_theory=decaying)
-    assert not result["plateau t in [15, 40]: max |d ln eps_sym / d ln t|"]
-    assert not result["symmetric start: min eps_sym / eps_plateau (to t_sym)"]
+    result = recheck(STUDY, ds, eg_sym_theory=decaying)
+    assert not result["plateau_t_15_40_max_d_ln_eps"]
+    assert not result["symmetric_start_min_eps_sym"]
     stuck = ds.eg_sim.copy(data=np.maximum(ds.eg_sim.values, float(ds.eg_plateau_theory)))
-    result = recheck(checks, ds, eg_sim=stuck)
-    assert not result["escape: max over seeds of eps_sim(t_max) / eps_plateau"]
+    result = recheck(STUDY, ds, eg_sim=stuck)
+    assert not result["escape_max_seeds_eps_sim"]
 
 
 @pytest.mark.slow
@@ -66,18 +60,19 @@ def test_simulate_returns_initial_overlaps_and_noise_floor(recheck):
     config = TeacherStudentConfig(N=200, M=1, K=1, lr=1.0, sigma=0.1, t_max=60.0,
                                   num_records=30, dtype="float64", eg_mc_samples=20_000,
                                   t_sym=100.0)
-    ds = TEACHER_STUDENT.run(config, seeds=[0, 1])
+    ds = STUDY.run(config, seeds=[0, 1])
+    ds.attrs["config"] = config.to_json()  # as learndyn.run stores it
     start = ds.isel(time=0)
     assert np.allclose(start.Q_sim.values, 1.0, atol=0.3)
     assert np.allclose(np.abs(start.R_sim.values), 0, atol=0.3)
     law = 1.0 * 0.1**2 / (2 * np.pi) / np.sqrt(3)
     assert np.allclose(ds.eg_floor_theory.values, law, rtol=0.5)
-    result = {c.name: c for c in checks(ds)}
-    floor = result["noise floor: max |eps_sim(end) / eps_floor - 1|"]
+    result = {c.id: c for c in STUDY.evaluate(ds)}
+    floor = result["noise_floor_max_eps_sim"]
     assert floor.passed, floor
     assert np.allclose(ds.eg_mc_sim.values, ds.eg_sim.values[:, -1], rtol=0.1)
-    wrong = recheck(checks, ds, eg_floor_theory=ds.eg_floor_theory * 1.5)
-    assert not wrong["noise floor: max |eps_sim(end) / eps_floor - 1|"]
+    wrong = recheck(STUDY, ds, eg_floor_theory=ds.eg_floor_theory * 1.5)
+    assert not wrong["noise_floor_max_eps_sim"]
 
 
 def test_relu_ode_tracks_sgd(recheck):
@@ -87,15 +82,16 @@ def test_relu_ode_tracks_sgd(recheck):
     0.06 over 4 seeds; O(1/sqrt N) ~ 5% fluctuations), and both fall by more than 5x. (Later,
     between t ~ 25 and 40, SGD leaves this plateau earlier than the ODE, as for erf.)"""
     config = TeacherStudentConfig(activation="relu", N=500, t_max=20.0, num_records=16)
-    ds = TEACHER_STUDENT.run(config, seeds=[0, 1])
+    ds = STUDY.run(config, seeds=[0, 1])
+    ds.attrs["config"] = config.to_json()  # as learndyn.run stores it
     assert float(ds.Q_sim.isel(time=0).max()) < 1e-4  # small init
-    result = {c.name: c for c in checks(ds)}
-    agree = result["ODE vs SGD, t <= 50: max |log10 eps_sim - log10 eps_ODE|"]
+    result = {c.id: c for c in STUDY.evaluate(ds)}
+    agree = result["ode_sgd_t_50_max_log10_eps_sim"]
     assert agree.passed and agree.value < 0.1, agree
     for name in ("eg_sim", "eg_theory"):
         assert np.all(ds[name].isel(time=-1) < 0.2 * ds[name].isel(time=0)), name
-    wrong = recheck(checks, ds, eg_theory=ds.eg_theory * 1.5)
-    assert not wrong["ODE vs SGD, t <= 50: max |log10 eps_sim - log10 eps_ODE|"]
+    wrong = recheck(STUDY, ds, eg_theory=ds.eg_theory * 1.5)
+    assert not wrong["ode_sgd_t_50_max_log10_eps_sim"]
 
 
 @pytest.mark.parametrize(
@@ -145,5 +141,5 @@ def test_diverging_learning_rate_names_the_step():
 
 
 def test_paper_preset_is_valid():
-    config = TEACHER_STUDENT.make_config("paper")
+    config = STUDY.make_config("paper")
     assert (config.N, config.M, config.K, config.activation) == (784, 2, 2, "erf")

@@ -1,15 +1,27 @@
 """Machinery every study uses: configs, studies and checks, the training engine, ODEs, storage,
-plotting. ``core`` imports no family.
-
-Importing it switches JAX to 64-bit mode: theory runs in float64, and simulations choose their
-dtype explicitly (float32 by default).
+plotting. ``core`` imports no family, and importing it changes no global state (JAX's x64 mode,
+matplotlib's backend): :func:`learndyn.run` computes a study in 64-bit mode, and simulations
+choose their dtype explicitly (float32 by default).
 """
 
-import jax
+from .config import Config, ConfigError, param
+from .engine import DivergenceError, Recording, TrainState, gradient_step, record_steps, simulate
+from .precision import float64
+from .study import Check, Preset, Progress, Study
 
-jax.config.update("jax_enable_x64", True)
-
-from .config import Config, ConfigError, param  # noqa: E402
-from .study import Check, Preset, Progress, Study  # noqa: E402
-
-__all__ = ["Check", "Config", "ConfigError", "Preset", "Progress", "Study", "param"]
+__all__ = [
+    "Check",
+    "Config",
+    "ConfigError",
+    "DivergenceError",
+    "Preset",
+    "Progress",
+    "Recording",
+    "Study",
+    "TrainState",
+    "float64",
+    "gradient_step",
+    "param",
+    "record_steps",
+    "simulate",
+]

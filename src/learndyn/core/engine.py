@@ -229,10 +229,13 @@ def simulate(
     keys = [step_keys[c] for c in calls]
     n_threads = min(len(calls), os.cpu_count() or 1)
 
+    x64 = jax.config.jax_enable_x64  # thread-local: the worker threads take the caller's
+
     def advance(state, keys, starts, stops, n_valid):
-        state, bad, obs = _advance(step, observe, batched, state, keys, starts, stops, n_valid,
-                                   args)
-        return state, np.asarray(bad), jax.tree.map(np.asarray, obs)
+        with jax.enable_x64(x64):
+            state, bad, obs = _advance(step, observe, batched, state, keys, starts, stops,
+                                       n_valid, args)
+            return state, np.asarray(bad), jax.tree.map(np.asarray, obs)
 
     with cf.ThreadPoolExecutor(n_threads) as pool:
         for group in groups:

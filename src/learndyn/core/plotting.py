@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-__all__ = ["colors", "figure", "legend_theory_sim", "sim_band", "theory_line"]
+__all__ = ["caption_of", "captioned", "colors", "figure", "legend_theory_sim", "sim_band",
+           "theory_line"]
 
 STYLE = {
     "figure.dpi": 100,
@@ -42,6 +39,18 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.0, height: float 
         ax.grid(True, alpha=0.25)
         ax.spines[["top", "right"]].set_visible(False)
     return fig, axes
+
+
+def captioned(fig: Figure, caption: str) -> Figure:
+    """Attach the figure's one-sentence caption: what to see, and where theory and simulation
+    are known to differ. It is stored beside the PNG and shown in the report."""
+    fig.set_label(" ".join(caption.split()))
+    return fig
+
+
+def caption_of(fig: Figure) -> str:
+    """The caption given by :func:`captioned` ("" if none)."""
+    return fig.get_label()
 
 
 def colors(n: int) -> list:

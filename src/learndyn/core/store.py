@@ -5,8 +5,8 @@ A run folder holds::
     results.nc       the xarray Dataset (netCDF4 via h5netcdf); attrs: study, config, seeds,
                      version, key (the content hash)
     config.toml      the full config (loadable with ``--config``)
-    checks.json      [{name, value, threshold, passed, claim, comparison}, ...]
-    figures/*.png
+    checks.json      [{id, name, value, threshold, passed, claim, comparison}, ...]
+    figures/*.png    and figures/captions.json: {figure name: one-sentence caption}
 
 The default store is ``$LEARNDYN_HOME`` or ``./learndyn-runs``, with folders named
 ``<study>-<key>``; the key hashes (study, config, seeds, version), so asking for the same run
@@ -37,6 +37,7 @@ __all__ = [
     "home",
     "is_run",
     "list_runs",
+    "read_captions",
     "read_checks",
     "read_dataset",
     "run_key",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 RESULTS, CONFIG, CHECKS, FIGURES = "results.nc", "config.toml", "checks.json", "figures"
+CAPTIONS = "captions.json"
 
 
 class StoreError(RuntimeError):
@@ -78,6 +80,18 @@ def read_checks(path: str | Path) -> list[Check]:
         return [Check.from_dict(d) for d in json.loads((Path(path) / CHECKS).read_text())]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise StoreError(f"{path}: unreadable {CHECKS} ({err})") from None
+
+
+def read_captions(path: str | Path) -> dict[str, str]:
+    """``{figure name: caption}`` of a run folder (empty when it has none)."""
+    try:
+        return dict(json.loads((Path(path) / FIGURES / CAPTIONS).read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _captions(figures: Mapping[str, Any]) -> str:
+    return json.dumps({name: fig.get_label() for name, fig in figures.items()}, indent=2) + "\n"
 
 
 def stored_key(path: str | Path) -> str | None:
@@ -125,6 +139,7 @@ def write_run(
         (tmp / FIGURES).mkdir()
         for name, fig in figures.items():
             fig.savefig(tmp / FIGURES / f"{name}.png", dpi=120)
+        (tmp / FIGURES / CAPTIONS).write_text(_captions(figures))
         (tmp / CONFIG).write_text(config_toml)
         (tmp / CHECKS).write_text(json.dumps([c.to_dict() for c in checks], indent=2) + "\n")
         dataset.to_netcdf(tmp / RESULTS, engine="h5netcdf")  # last: marks the run complete
@@ -151,6 +166,8 @@ def write_files(
     for name, fig in figures.items():
         atomic_write(path / FIGURES / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, dpi=120,
                                                                                format="png"))
+    text = _captions(figures)
+    atomic_write(path / FIGURES / CAPTIONS, lambda tmp: Path(tmp).write_text(text))
     atomic_write(path / CONFIG, lambda tmp: Path(tmp).write_text(config_toml))
     text = json.dumps([c.to_dict() for c in checks], indent=2) + "\n"
     atomic_write(path / CHECKS, lambda tmp: Path(tmp).write_text(text))

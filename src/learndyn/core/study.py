@@ -1,14 +1,18 @@
 """What a study is: a config class, presets, and three functions (run, figures, checks).
 
-A *study* reproduces one published result. ``run(config, seeds=..., progress=...)`` returns an
+A *study* reproduces one published result. ``run(config, *, seeds, progress)`` returns an
 ``xarray.Dataset`` in which theory and simulation share names (``<quantity>_theory`` and
-``<quantity>_sim`` with a ``seed`` dimension); ``figures(ds)`` draws it and ``checks(ds)`` turns
-the paper's claims into :class:`Check` values that pass or fail.
+``<quantity>_sim`` with a ``seed`` dimension); ``figures(ds, config)`` draws it (each figure
+with a one-sentence caption, :func:`learndyn.core.plotting.captioned`) and ``checks(ds,
+config)`` turns the paper's claims into :class:`Check` values that pass or fail. The typed
+config travels with the dataset; :meth:`Study.config_of` is the one way to get it back from a
+stored result.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,6 +23,8 @@ from matplotlib.figure import Figure
 from .config import Config, ConfigError
 
 __all__ = ["Check", "Preset", "Progress", "Study"]
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:=+-]*")
 
 
 class Progress(Protocol):
@@ -31,9 +37,11 @@ class Progress(Protocol):
 class Check:
     """One quantitative claim: ``value`` compared with ``threshold``.
 
-    Build with :meth:`at_most` or :meth:`at_least`; a NaN value never passes.
+    ``id`` is stable (no spaces; tests and sweeps refer to checks by it), ``name``
+    is for people. Build with :meth:`at_most` or :meth:`at_least`; a NaN value never passes.
     """
 
+    id: str
     name: str
     value: float
     threshold: float
@@ -41,21 +49,26 @@ class Check:
     claim: str
     comparison: str = "<="
 
-    @classmethod
-    def at_most(cls, name: str, value: float, threshold: float, claim: str) -> Check:
-        value = float(value)
-        return cls(name, value, float(threshold), bool(value <= threshold), claim, "<=")
+    def __post_init__(self) -> None:
+        if not _ID.fullmatch(self.id):
+            raise ValueError(f"check id {self.id!r}: letters, digits and _ . : = + - only")
 
     @classmethod
-    def at_least(cls, name: str, value: float, threshold: float, claim: str) -> Check:
+    def at_most(cls, id: str, name: str, value: float, threshold: float, claim: str) -> Check:
         value = float(value)
-        return cls(name, value, float(threshold), bool(value >= threshold), claim, ">=")
+        return cls(id, name, value, float(threshold), bool(value <= threshold), claim, "<=")
+
+    @classmethod
+    def at_least(cls, id: str, name: str, value: float, threshold: float, claim: str) -> Check:
+        value = float(value)
+        return cls(id, name, value, float(threshold), bool(value >= threshold), claim, ">=")
 
     def to_dict(self) -> dict[str, Any]:
         def clean(x: float) -> float | None:
             return x if math.isfinite(x) else None
 
         return {
+            "id": self.id,
             "name": self.name,
             "value": clean(self.value),
             "threshold": clean(self.threshold),
@@ -69,7 +82,7 @@ class Check:
         nan = float("nan")
         value = nan if d.get("value") is None else float(d["value"])
         threshold = nan if d.get("threshold") is None else float(d["threshold"])
-        return cls(d["name"], value, threshold, bool(d["passed"]), d["claim"],
+        return cls(d["id"], d["name"], value, threshold, bool(d["passed"]), d["claim"],
                    d.get("comparison", "<="))
 
 
@@ -87,17 +100,18 @@ class Study:
     """A reproducible result: theory + simulation + figures + checks.
 
     Attributes:
-        name: registry name (``learndyn run NAME``).
+        name: registry name (``learndyn run NAME``); the study's module is
+            ``learndyn.studies.NAME``.
         claim: the paper's result in one line.
         paper: citation.
         config: the study's :class:`Config` subclass.
         presets: at least ``quick`` (seconds on 2 CPU cores) and ``paper`` (published values).
         run: ``run(config, *, seeds, progress) -> xr.Dataset``.
-        figures: ``figures(ds) -> {name: Figure}``.
-        checks: ``checks(ds) -> [Check]``.
+        figures: ``figures(ds, config) -> {name: Figure}``, each figure captioned.
+        checks: ``checks(ds, config) -> [Check]``.
         batch_fields: config fields that keep every array shape; sweeps over them call
             ``run_batch(configs, *, seeds, progress) -> [Dataset]``, one vmapped program.
-        headline: ``headline(ds) -> float``, the study's key number, plotted by sweeps
+        headline: ``headline(ds, config) -> float``, the study's key number, plotted by sweeps
             (default: the fraction of checks passed); ``headline_label`` names it.
     """
 
@@ -107,11 +121,11 @@ class Study:
     config: type[Config]
     presets: Mapping[str, Preset]
     run: Callable[..., xr.Dataset]
-    figures: Callable[[xr.Dataset], dict[str, Figure]]
-    checks: Callable[[xr.Dataset], list[Check]]
+    figures: Callable[[xr.Dataset, Any], dict[str, Figure]]
+    checks: Callable[[xr.Dataset, Any], list[Check]]
     batch_fields: tuple[str, ...] = ()
     run_batch: Callable[..., list[xr.Dataset]] | None = None
-    headline: Callable[[xr.Dataset], float] | None = None
+    headline: Callable[[xr.Dataset, Any], float] | None = None
     headline_label: str = ""
 
     def make_config(
@@ -129,3 +143,16 @@ class Study:
             )
         config = self.config.from_dict({**self.presets[preset].values, **(values or {})})
         return config.with_overrides(overrides) if overrides else config
+
+    def config_of(self, ds: xr.Dataset) -> Config:
+        """The config a stored result was computed with (its ``config`` attribute)."""
+        return self.config.from_dataset(ds)
+
+    def evaluate(self, ds: xr.Dataset, config: Config | None = None) -> list[Check]:
+        """The checks of ``ds`` (config from the dataset unless given); ids must be unique."""
+        checks = self.checks(ds, self.config_of(ds) if config is None else config)
+        ids = [c.id for c in checks]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"study '{self.name}': check ids repeat: {', '.join(twice)}")
+        return checks

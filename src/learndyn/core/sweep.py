@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 import xarray as xr
 
@@ -153,24 +154,26 @@ def run_task(task: Task, progress: Progress | None = None) -> str:
     """Run a task's points (vmapped where the study allows) and write its shard atomically."""
     study = _load_study(task.target)
     configs = [study.config.from_dict(json.loads(c)) for c in task.configs]
-    if study.run_batch is not None and len(configs) > 1:
-        datasets = study.run_batch(configs, seeds=list(task.seeds), progress=progress)
-    else:
-        datasets = [study.run(c, seeds=list(task.seeds), progress=progress) for c in configs]
-    pieces = []
-    for ds, config in zip(datasets, task.configs):
-        ds = ds.copy()
-        ds.attrs["config"] = config
-        checks = study.checks(ds)
-        ds = ds.assign(
-            check_value=("check", np.array([c.value for c in checks], dtype=np.float64)),
-            check_threshold=("check", np.array([c.threshold for c in checks])),
-            check_passed=("check", np.array([c.passed for c in checks])),
-        ).assign_coords(check=[c.name for c in checks])
-        ds.attrs["checks"] = json.dumps([c.to_dict() for c in checks])
-        ds["headline"] = float(study.headline(ds)) if study.headline else float(
-            np.mean([c.passed for c in checks]))
-        pieces.append(ds)
+    with jax.enable_x64(True):  # as learndyn.run computes a study
+        if study.run_batch is not None and len(configs) > 1:
+            datasets = study.run_batch(configs, seeds=list(task.seeds), progress=progress)
+        else:
+            datasets = [study.run(c, seeds=list(task.seeds), progress=progress)
+                        for c in configs]
+        pieces = []
+        for ds, config in zip(datasets, configs):
+            ds = ds.copy()
+            ds.attrs["config"] = config.to_json()
+            checks = study.evaluate(ds, config)
+            ds = ds.assign(
+                check_value=("check", np.array([c.value for c in checks], dtype=np.float64)),
+                check_threshold=("check", np.array([c.threshold for c in checks])),
+                check_passed=("check", np.array([c.passed for c in checks])),
+            ).assign_coords(check=[c.id for c in checks])
+            ds.attrs["checks"] = json.dumps([c.to_dict() for c in checks])
+            ds["headline"] = float(study.headline(ds, config)) if study.headline else float(
+                np.mean([c.passed for c in checks]))
+            pieces.append(ds)
     merged = xr.concat(pieces, dim="point", combine_attrs="drop_conflicts")
     merged.attrs["checks"] = json.dumps([json.loads(p.attrs["checks"]) for p in pieces])
     merged.attrs["points"] = json.dumps([dict(p) for p in task.points], default=_label)
@@ -300,8 +303,9 @@ def merge(tasks: Sequence[Task], grid: Mapping[str, Sequence[Any]]) -> tuple[xr.
             label = point_label(point)
             for c in per_point[i]:
                 check = Check.from_dict(c)
-                checks.append(Check(f"{label}: {check.name}", check.value, check.threshold,
-                                    check.passed, check.claim, check.comparison))
+                checks.append(Check(check.id, f"{label}: {check.name}", check.value,
+                                    check.threshold, check.passed, check.claim,
+                                    check.comparison))
     merged = xr.merge(parts, join="outer", compat="no_conflicts", combine_attrs="drop")
     order = {k: [_label(v) for v in values] for k, values in grid.items()}
     return merged.reindex(order), checks

@@ -41,7 +41,7 @@ def _mirror_diff(da: xr.DataArray, lams: np.ndarray) -> float:
     return worst
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claims on this run, with their tolerances and why.
 
     Closed form vs float64 gradient flow (rtol 1e-11): <= 1e-8, and the flow keeps the
@@ -64,26 +64,31 @@ def checks(ds: xr.Dataset) -> list[Check]:
     lams = ds.lam.values
     if "theory_flow_error" in ds:
         out.append(Check.at_most(
+            'closed_form_float64_gradient_flow',
             "closed form vs float64 gradient flow (max abs, all blocks)",
             float(ds.theory_flow_error.max()), 1e-8,
             "W2W1, W1^T W1 and W2W2^T follow the exact solution for every lambda"))
         out.append(Check.at_most(
+            'gradient_flow_lambda_balance_error',
             "gradient flow: lambda-balance error", float(ds.balance_error_flow.max()), 1e-9,
             "W2^T W2 - W1 W1^T = lambda I is conserved"))
     if "b2_b3_error" in ds and np.isfinite(ds.b2_b3_error.values).any():
         out.append(Check.at_most(
+            'diagonal_form_b2_factor_propagation',
             "diagonal form B2 vs factor propagation B3", float(ds.b2_b3_error.max()), 1e-9,
             "the stable diagonal form and the chunked factor propagation agree"))
     for label, name in (("W2W1", "function"), ("W1^T W1", "rep_in"), ("W2W2^T", "rep_out")):
         out.append(Check.at_most(
-            f"gradient descent vs closed form: {label} / (eta s1)",
+            f"gd_vs_closed_form_{name}", f"gradient descent vs closed form: {label} / (eta s1)",
             float(ds[f"{name}_error"].max()) / (eta * s1), 2.0,
             "theory = simulation for the network function and both representations"))
     out.append(Check.at_most(
+        'gradient_descent_lambda_balance_drift',
         "gradient descent: lambda-balance drift / (eta s1)",
         float(ds.balance_error_sim.max()) / (eta * s1), 3.0,
         "gradient descent keeps the lambda-balance up to its O(eta) discretisation"))
     out.append(Check.at_most(
+        'closed_form_t_limit_v',
         "closed form at t_limit vs V(Lambda -+ lambda/2)V^T, U(Lambda +- lambda/2)U^T",
         float(ds.limit_error.max()), 1e-8,
         "final representations match the closed-form t -> infinity limits"))
@@ -91,21 +96,24 @@ def checks(ds: xr.Dataset) -> list[Check]:
         theory = max(_mirror_diff(ds.loss_theory, lams),
                      _mirror_diff(ds.mode_strength_theory, lams))
         out.append(Check.at_most(
+            'lambda_loss_mode_strengths_theory',
             "+-lambda: loss and mode strengths (theory)", theory, 1e-10,
             "the network function depends on lambda^2 only (equal dims)"))
         if ds.attrs.get("sim_dtype", "float64") == "float64":
             sim = max(_mirror_diff(ds.loss_sim, lams), _mirror_diff(ds.mode_strength_sim, lams))
             out.append(Check.at_most(
+                'lambda_loss_mode_strengths_float64',
                 "+-lambda: loss and mode strengths (float64 gradient descent)", sim, 1e-5,
                 "loss curves are identical for +lambda and -lambda"))
         out.append(Check.at_most(
-            "+-lambda: NTK distance S(T) (theory)",
+            'lambda_ntk_distance_s_t', "+-lambda: NTK distance S(T) (theory)",
             _mirror_diff(ds.ntk_distance_theory.isel(time=-1), lams), 1e-8,
             "the NTK depends on lambda^2 only (equal dims)"))
     if len(np.unique(np.abs(lams))) > 1:
         for src in ("theory", "sim"):
             final = ds[f"ntk_distance_{src}"].isel(time=-1).transpose("seed", "lam").values
             out.append(Check.at_most(
+                f"ntk_distance_s_t_{src}",
                 f"NTK distance S(T): steps in |lambda| where it does not fall ({src})",
                 _not_decreasing(final, lams), 0,
                 "NTK movement falls monotonically as |lambda| grows"))
@@ -116,6 +124,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
             ratio = float((final.sel(lam=0.0) / final.sel(lam=[big, -big] if -big in lams
                                                          else [big]).max("lam")).min())
             out.append(Check.at_least(
+                f"s_t_lambda_0_{abs(big):g}_{src}",
                 f"S(T) at lambda = 0 / S(T) at |lambda| = {abs(big):g} ({src})", ratio, 10.0,
                 "the kernel moves by orders of magnitude less when lazy"))
     out += _representation_checks(ds, lams)
@@ -132,13 +141,16 @@ def _representation_checks(ds, lams) -> list[Check]:
         if lam == 0:
             continue
         out.append(Check.at_most(
+            f"lambda_{lam:g}_{lazy}_relative_change",
             f"lambda = {lam:g}: {lazy} relative change", float(final[lazy].sel(lam=lam).max()),
             0.1, "lazy: the large layer's representation stays put (task-agnostic)"))
         out.append(Check.at_least(
+            f"lambda_{lam:g}_{rich}_relative_change",
             f"lambda = {lam:g}: {rich} relative change", float(final[rich].sel(lam=lam).min()),
             0.9, "lazy: the small layer's representation still becomes task-specific"))
     if 0.0 in lams:
         out.append(Check.at_least(
+            'lambda_0_smaller_two_representation',
             "lambda = 0: smaller of the two representation changes",
             float(min(final["rep_in"].sel(lam=0.0).min(), final["rep_out"].sel(lam=0.0).min())),
             0.9, "rich: both representations are learned from O(a0) to O(s)"))
@@ -150,12 +162,14 @@ def _loss_shape_checks(ds, lams, big) -> list[Check]:
     acc = loss_acceleration(ds.time.values, ds.loss_sim.transpose("seed", "lam", "time").values)
     if 0.0 in lams:
         out.append(Check.at_least(
+            'lambda_0_loss_acceleration_max',
             "lambda = 0: loss acceleration max(-dlnL/dt) / initial (least over seeds)",
             float(acc[:, lams == 0.0].min()), 10.0,
             "rich: sigmoidal loss, a plateau followed by fast drops"))
     if big != 0:
         lazy = np.isin(lams, [big, -big])
         out.append(Check.at_most(
+            f"lambda_{abs(big):g}_loss_acceleration_largest_seeds",
             f"|lambda| = {abs(big):g}: loss acceleration (largest over seeds)",
             float(acc[:, lazy].max()), 1.5, "lazy: exponential loss, constant rate from the start"))
     return out
@@ -168,15 +182,17 @@ def _unequal_checks(ds, eta) -> list[Check]:
     s1 = float(ds.attrs["s1_unequal"])
     if "unequal_theory_flow_error" in ds:
         out.append(Check.at_most(
+            'unequal_dims_factor_propagation_b3',
             "unequal dims: factor propagation B3 vs float64 gradient flow",
             float(ds.unequal_theory_flow_error.max()), 1e-8,
             "the closed form holds for unequal layer widths"))
         out.append(Check.at_most(
-            "unequal dims: gradient flow lambda-balance error",
+            'unequal_dims_gradient_flow_lambda', "unequal dims: gradient flow lambda-balance error",
             float(ds.unequal_balance_error_flow.max()), 1e-9,
             "lambda-balance is conserved for unequal widths"))
     err = max(float(ds[f"unequal_{k}_error"].max()) for k in ("function", "rep_in", "rep_out"))
     out.append(Check.at_most(
+        'unequal_dims_gradient_descent_closed',
         "unequal dims: gradient descent vs closed form (all blocks) / (eta s1)",
         err / (eta * s1), 2.0, "theory = simulation for unequal layer widths"))
     return out
@@ -191,21 +207,25 @@ def _reversal_checks(ds, eta) -> list[Check]:
     th = ds.reversal_theory
     if 0.0 in lams:
         out.append(Check.at_least(
+            'reversal_lambda_0_closed_form',
             "reversal, lambda = 0 (closed form): fraction of times with a(t) > 0",
             float(np.mean(th.sel(lam_reversal=0.0).values > 0)), 1.0,
             "zero-balanced networks stall at the saddle and never reverse"))
     if np.any(lams != 0):
         end = th.sel(lam_reversal=lams[lams != 0]).isel(time=-1).values
         out.append(Check.at_most(
+            f"reversal_lambda_0_closed_{float(ds.time[-1]):g}",
             f"reversal, lambda != 0 (closed form): |a(T) + s| at T = {float(ds.time[-1]):g}",
             float(np.max(np.abs(end + s))), 1e-8,
             "unbalanced networks escape the saddle and complete the reversal"))
     early = ds.time <= 15.0 / s
     out.append(Check.at_most(
+        'reversal_factor_propagation_b3_closed',
         "reversal: factor propagation B3 vs closed form B4 (t <= 15/s)",
         float(np.abs(ds.reversal_factor - th).where(early).max()), 1e-8,
         "the matrix solution handles the singular (anti-aligned) start"))
     out.append(Check.at_most(
+        'reversal_gradient_descent_closed_form',
         "reversal: gradient descent vs closed form / (eta s)",
         float(np.abs(ds.reversal_sim - th).max()) / (eta * s), 2.0,
         "gradient descent follows the reversal (and stalls at lambda = 0)"))
@@ -238,7 +258,7 @@ def _select(lams, count=7):
     return sorted(chosen)
 
 
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Loss curves over lambda, NTK movement, representation change, theory vs simulation,
     reversal."""
     out = {"loss": _fig_loss(ds), "ntk": _fig_ntk(ds), "representations": _fig_reps(ds),

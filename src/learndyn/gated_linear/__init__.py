@@ -2,6 +2,7 @@
 
 Define a GDLN as a graph (:class:`GDLN`), its task as gated data (:func:`gated_data`), get the
 reduced per-mode theory (:func:`reduce`) and both side by side (:func:`compare`).
+Studies: ``neural_race`` and ``gated_generalisation`` (modules of :mod:`learndyn.studies`).
 """
 
 from . import data, model, observables, theory
@@ -9,12 +10,15 @@ from .compare import compare
 from .model import GDLN, GatedData, GraphError, gated_data
 from .theory import Reduction, ReductionError, reduce
 
+STUDIES = ("neural_race", "gated_generalisation")
+
 __all__ = [
     "GDLN",
     "GatedData",
     "GraphError",
     "Reduction",
     "ReductionError",
+    "STUDIES",
     "compare",
     "data",
     "gated_data",

@@ -1,6 +1,10 @@
-"""Induction-head formation and clamping subcircuits during training (Singh et al., ICML 2024)."""
+"""Induction-head formation and clamping subcircuits during training (Singh et al., ICML 2024).
+
+Studies: ``induction_heads`` and ``induction_clamping`` (modules of :mod:`learndyn.studies`).
+"""
 
 from . import clamps, model, observables
-from .study import INDUCTION_HEADS, InductionConfig
 
-__all__ = ["INDUCTION_HEADS", "InductionConfig", "clamps", "model", "observables"]
+STUDIES = ("induction_heads", "induction_clamping")
+
+__all__ = ["STUDIES", "clamps", "model", "observables"]

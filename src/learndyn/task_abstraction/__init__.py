@@ -1,7 +1,12 @@
 """Flexible task abstractions from fast, bounded, non-negative gates (Sandbrink et al., NeurIPS
-2024): gated linear networks, their exact reduced theory, and three studies (``task_abstraction``,
-``task_composition``, ``task_abstraction_regimes``)."""
+2024): gated linear networks and their exact reduced theory.
+
+Studies: ``task_abstraction``, ``task_composition`` and ``task_abstraction_regimes`` (modules of
+:mod:`learndyn.studies`).
+"""
 
 from . import data, model, observables, theory
 
-__all__ = ["data", "model", "observables", "theory"]
+STUDIES = ("task_abstraction", "task_composition", "task_abstraction_regimes")
+
+__all__ = ["STUDIES", "data", "model", "observables", "theory"]

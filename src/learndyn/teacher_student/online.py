@@ -121,12 +121,16 @@ def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, rec
     n_parts = threads or os.cpu_count() or 1
     parts = [p for p in np.array_split(np.arange(len(seeds)), n_parts) if len(p)]
 
+    x64 = jax.config.jax_enable_x64  # thread-local: the worker threads take the caller's
+
     def start(part):
-        return _start(init_keys[part], data_keys[part], init_args, N=N, K=K, M=M, dtype=dt)
+        with jax.enable_x64(x64):
+            return _start(init_keys[part], data_keys[part], init_args, N=N, K=K, M=M, dtype=dt)
 
     def advance(carry, starts, stops):
-        carry, obs = _advance(carry, starts, stops, hyper, g=g, train_v=train_v)
-        return carry, np.asarray(carry.bad), jax.tree.map(np.asarray, obs)
+        with jax.enable_x64(x64):
+            carry, obs = _advance(carry, starts, stops, hyper, g=g, train_v=train_v)
+            return carry, np.asarray(carry.bad), jax.tree.map(np.asarray, obs)
 
     def joined(trees):
         return jax.tree.map(lambda *x: np.concatenate(x), *trees)

@@ -17,8 +17,11 @@ from .hooks import (
 )
 from .model import TransformerConfig, forward, hook_names, init_params, loss, run_with_cache
 
+STUDIES = ()  # the library of induction_heads and icl_transience
+
 __all__ = [
     "Apply",
+    "STUDIES",
     "Replace",
     "TransformerConfig",
     "TwoPass",

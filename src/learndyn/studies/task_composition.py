@@ -26,8 +26,8 @@ import xarray as xr
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from . import data, observables
-from .common import (
+from ..task_abstraction import data, observables
+from ..task_abstraction.common import (
     RunSpec,
     gated_summary,
     loss_panel,
@@ -36,7 +36,7 @@ from .common import (
     simulate_specs,
 )
 
-__all__ = ["TASK_COMPOSITION", "TaskCompositionConfig"]
+__all__ = ["STUDY", "TaskCompositionConfig"]
 
 MODELS = ("flexible", "forgetful")
 
@@ -226,7 +226,7 @@ def _subtask(config, plan, k_s, seeds, progress) -> xr.Dataset:
 
 
 # ---- checks -------------------------------------------------------------------------------
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """Claims of Fig. 3 (provisional thresholds of the spec, not loosened). Whether the base
     gates are one-hot (one module per base task) is recorded (``concat_alignment_sim``,
     ``gates_block_end_sim``) but not asserted: recombination does not need it."""
@@ -237,29 +237,33 @@ def checks(ds: xr.Dataset) -> list[Check]:
     reached = bool(flex.reached_sim.sel(block=k_s, theta=theta).all())
     err = float(flex.gate_recombination_error_sim.sel(composed_block=k_s).max())
     out.append(Check.at_most(
+        'flexible_gate_recombination_error_c',
         "flexible: gate recombination error ||c_AB - (mu c_A + (1-mu) c_B)||_1, first composed "
         "block", err if reached else float("inf"), 0.15,
         "composed tasks are solved by recombining the base tasks' gates"))
     wc = float(flex.weight_change_sim.sel(block=k_s).max())
     out.append(Check.at_most(
+        'flexible_relative_change_sum_p',
         "flexible: relative change of sum_p ||W^p|| over the first composed block", wc, 0.10,
         "the gates, not the weights, adapt to a composed task"))
     t_flex = float(flex.time_to_threshold_sim.sel(block=k_s, theta=fast).mean())
     t_forget = float(forget.time_to_threshold_sim.sel(block=k_s, theta=fast).mean())
     out.append(Check.at_least(
+        f"first_composed_block_time_{fast:g}_forgetful_flexible",
         f"first composed block: time to loss < {fast:g}, forgetful / flexible", t_forget / t_flex,
         2.0, "composition is much faster than the forgetful control (censored at tau_B)"))
     if "sub_recombination_deviation_sim" in ds:
         sub = ds.sub_recombination_deviation_sim.sel(model="flexible")
         dev = float(sub.isel(composed_block=slice(0, int(ds.sizes["teacher"]))).max())
         out.append(Check.at_most(
+            'subtask_unit_gate_recombination_mean',
             "subtask: per-unit gate recombination, mean |c - c_pred| (first composed cycle)",
             dev, 0.15, "per-unit gates recombine unit by unit: even units follow c_A, odd c_B"))
     return out
 
 
 # ---- figures ------------------------------------------------------------------------------
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Fig. 3 analogue: loss and gates over training, time to threshold per block, and the
     per-unit gates of subtask composition."""
     k_s = int(ds.attrs["composition_start"])
@@ -312,7 +316,7 @@ def figures(ds: xr.Dataset) -> dict:
     return {"task_composition": fig}
 
 
-TASK_COMPOSITION = Study(
+STUDY = Study(
     name="task_composition",
     claim="Gates learned on base tasks recombine to solve composed tasks (mixtures, interleaved "
           "subtasks) within a gate-switching time, without re-learning the weights.",

@@ -26,9 +26,9 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import TrainState, gradient_step, record_steps, simulate
 from ..core.study import Check, Preset, Progress, Study
-from . import data, model, observables, theory
+from ..deep_linear import data, model, observables, theory
 
-__all__ = ["DEEP_LINEAR", "DeepLinearConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "DeepLinearConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def _dataset(task: data.Task, times, steps, seeds, per_run) -> xr.Dataset:
 
 
 # ---- checks -------------------------------------------------------------------------------
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claims on this run, with their tolerances and why.
 
     - aligned sim vs theory: the curves coincide up to a time shift; the times at which u
@@ -235,11 +235,13 @@ def checks(ds: xr.Dataset) -> list[Check]:
                 for q in (0.1, 0.5, 0.9)
             )
             out.append(Check.at_most(
+                f"{label}_time_shift_sim_theory",
                 f"{label}: time shift sim vs theory (10/50/90% of s)", shift, 0.02,
                 f"aligned D={depth}: simulated mode strengths follow the exact curves"))
         else:
             t_rel = np.abs(sel.t_half_sim / sel.t_half_theory - 1.0)
             out.append(Check.at_most(
+                f"{label}_half_time_relative_error",
                 f"{label}: half-time relative error", float(t_rel.max()), 0.1,
                 "random small init: modes follow the sigmoids started from u0_eff"))
     if "aligned_D2" in ds.run.values:
@@ -247,12 +249,13 @@ def checks(ds: xr.Dataset) -> list[Check]:
         u0 = sel.u0_eff.values
         formula = np.log(s / u0) / (2 * s)
         out.append(Check.at_most(
-            "aligned_D2: t_half vs (tau/2s) ln(s/u0)",
+            'aligned_d2_t_half_tau', "aligned_D2: t_half vs (tau/2s) ln(s/u0)",
             float(np.max(np.abs(sel.t_half_sim.values / formula - 1.0))), 0.03,
             "each mode's half-learning time is (tau/2s) ln(s/u0)"))
     aligned = ds.t_half_sim.sel(run=ds.init == "aligned").values  # (run, seed, mode)
     in_order = np.all(np.diff(aligned, axis=-1) > 0, axis=-1)
     out.append(Check.at_least(
+        'fraction_aligned_runs_x_seeds',
         "fraction of aligned runs x seeds learning modes in order", float(np.mean(in_order)), 1.0,
         "modes are learned in order of singular value, strongest first"))
     n_drops, worst = np.inf, 0.0
@@ -270,9 +273,10 @@ def checks(ds: xr.Dataset) -> list[Check]:
             else:
                 worst = max(worst, float(np.max(np.abs(drops / drops_th - 1.0), initial=0.0)))
     out.append(Check.at_least(
-        "fewest distinct loss drops (any run, seed)", n_drops, 2,
+        'fewest_distinct_loss_drops_run', "fewest distinct loss drops (any run, seed)", n_drops, 2,
         "the loss falls in stages: plateaus and sudden drops"))
     out.append(Check.at_most(
+        'aligned_loss_drop_times_theory',
         "aligned: loss drop times vs theory, relative error", worst, 0.1,
         "the drops come when theory predicts them (inf: a different number of drops)"))
     return out
@@ -283,7 +287,7 @@ def _title(sel: xr.Dataset) -> str:
     return f"{sel.init.values} init, D = {int(sel.depth)}"
 
 
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Mode strengths (theory lines through simulation bands) and loss curves, one panel per run."""
     config = DeepLinearConfig.from_dataset(ds)
     modes = list(config.plot_modes) or list(ds.mode.values)
@@ -321,7 +325,7 @@ def figures(ds: xr.Dataset) -> dict:
     return {"mode_strengths": fig_u, "loss": fig_l}
 
 
-DEEP_LINEAR = Study(
+STUDY = Study(
     name="deep_linear",
     claim="Deep linear nets learn task modes one by one along sigmoids, strongest first "
           "(t_1/2 = (tau/2s) ln(s/u0)); gradient descent lands on the exact curves.",
@@ -343,6 +347,6 @@ DEEP_LINEAR = Study(
     checks=checks,
     batch_fields=BATCH_FIELDS,
     run_batch=run_batch,
-    headline=lambda ds: float(ds.t_half_sim.isel(mode=-1).mean()),
+    headline=lambda ds, config: float(ds.t_half_sim.isel(mode=-1).mean()),
     headline_label="weakest mode: half-learning time",
 )

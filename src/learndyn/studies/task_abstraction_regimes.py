@@ -26,10 +26,10 @@ import xarray as xr
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from . import data, observables
-from .common import RunSpec, reference_lambdas, simulate_specs
+from ..task_abstraction import data, observables
+from ..task_abstraction.common import RunSpec, reference_lambdas, simulate_specs
 
-__all__ = ["TASK_ABSTRACTION_REGIMES", "TaskAbstractionRegimesConfig"]
+__all__ = ["STUDY", "TaskAbstractionRegimesConfig"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def _nondecreasing(frac: np.ndarray, n_seed: int) -> float:
     return float(np.max(np.maximum(0.0, frac[..., :-1] - frac[..., 1:]), initial=0.0)) * n_seed
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """Fig. 5 claims (thresholds of the spec). Fractions are of seeds with concat >= 0.95."""
     tau_w, thr = float(ds.attrs["tau_w"]), float(ds.attrs["threshold"])
     n_seed = ds.sizes["seed"]
@@ -155,30 +155,35 @@ def checks(ds: xr.Dataset) -> list[Check]:
         fast.append(fa.sel(tau_b=fa.tau_b >= 0.4, tau_c=tau_w / fa.tau_c >= 20 - 1e-9))
     fast_min = min((float(x.min()) for x in fast if x.size), default=float("nan"))
     out.append(Check.at_least(
+        'fast_gates_tau_w_tau',
         "fast gates (tau_w/tau_c >= 20), lam_ref >= 0.1, tau_B >= 0.4: min final concat",
         fast_min, thr, "fast, regularised gates split the weights into task modules"))
     if 0.0 in fb.lam_ref.values:
         out.append(Check.at_most(
-            "lam = 0: max final concat (any block length, seed)",
+            'lam_0_max_final_concat', "lam = 0: max final concat (any block length, seed)",
             float(fb.sel(lam_ref=0.0).max()), 0.75,
             "without the regulariser no modules form"))
     slow = fa.sel(tau_c=tau_w / fa.tau_c <= 2 + 1e-9)
     if slow.size:
         out.append(Check.at_most(
+            'slow_gates_tau_w_tau',
             "slow gates (tau_w/tau_c <= 2): max final concat", float(slow.max()), 0.8,
             "slow gates do not protect modules"))
     frac_a = ds.specialised_fraction_a_sim.sortby("tau_c", ascending=False).values
     out.append(Check.at_most(
+        'specialised_fraction_gate_speed_largest',
         "specialised fraction vs gate speed: largest drop (seeds)",
         _nondecreasing(frac_a, n_seed), 1.0,
         "faster gates specialise at least as often (tolerance one seed)"))
     frac_b = ds.specialised_fraction_b_sim.sortby("lam_ref").values
     out.append(Check.at_most(
+        'specialised_fraction_regularisation_largest_drop',
         "specialised fraction vs regularisation: largest drop (seeds)",
         _nondecreasing(frac_b, n_seed), 1.0,
         "stronger regularisation specialises at least as often (tolerance one seed)"))
     trend = ds.specialised_fraction_b_sim.sel(lam_ref=ds.lam_ref > 0).sortby("tau_b")
     out.append(Check.at_most(
+        'provisional_specialised_fraction_block_length',
         "(provisional) specialised fraction vs block length at fast gates, lam > 0: "
         "largest drop (seeds)", _nondecreasing(trend.transpose("lam_ref", "tau_b").values,
                                                n_seed), 1.0,
@@ -200,7 +205,7 @@ def _heat(ax, arr, xlabels, ylabels, title, xlabel, ylabel):
     return im
 
 
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Fig. 5 analogue: final concat alignment (seed mean) over the two grids, and the
     concat-alignment time courses of grid A."""
     tau_w = float(ds.attrs["tau_w"])
@@ -227,7 +232,7 @@ def figures(ds: xr.Dataset) -> dict:
     return {"task_abstraction_regimes": fig}
 
 
-TASK_ABSTRACTION_REGIMES = Study(
+STUDY = Study(
     name="task_abstraction_regimes",
     claim="Task modules form only with fast gates and a gate regulariser, and more readily with "
           "longer blocks.",

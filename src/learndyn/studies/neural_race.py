@@ -38,9 +38,9 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from . import data, model, observables, theory
+from ..gated_linear import data, model, observables, theory
 
-__all__ = ["NEURAL_RACE", "NeuralRaceConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "NeuralRaceConfig", "checks", "figures", "run"]
 
 LAYERS = ("in", "hidden", "out")
 
@@ -108,7 +108,7 @@ def _observe(M: int, n_modes: int):
     return observe
 
 
-def _simulate(task, red, config, *, kinds, lr, steps, seeds, progress=None, label="",
+def simulate_routing(task, red, config, *, kinds, lr, steps, seeds, progress=None, label="",
               sigma0=None, b0=None):
     """Train the routing GDLN from each init in ``kinds`` (vmapped batch) for every seed;
     ``lr`` and ``sigma0`` are numbers or one value per batch entry."""
@@ -159,7 +159,7 @@ def run(config: NeuralRaceConfig, *, seeds, progress: Progress | None = None) ->
     # decoupled and random init (one vmapped batch) at lr, decoupled at lr/k
     main, dec_half = None, []
     for k in config.lr_divisors:
-        values, b0 = _simulate(task, red, config, kinds=("decoupled", "random"),
+        values, b0 = simulate_routing(task, red, config, kinds=("decoupled", "random"),
                                lr=config.lr / k, steps=steps * k, seeds=seeds,
                                progress=progress, label=f"decoupled and random init, lr/{k}")
         main = values if k == 1 else main
@@ -181,7 +181,7 @@ def run(config: NeuralRaceConfig, *, seeds, progress: Progress | None = None) ->
                                    num_samples=task.data.num_samples)
         red_k = theory.reduce(task_k.net, task_k.data)
         mult = kmax // kk
-        values, _ = _simulate(task_k, red_k, config, kinds=("decoupled", "random"),
+        values, _ = simulate_routing(task_k, red_k, config, kinds=("decoupled", "random"),
                               lr=config.lr, steps=steps * mult, seeds=seeds, progress=progress,
                               label=f"K-scan, K = {kk}")
         mean = values["mode_product"][:, :, :, task_k.trained, :].mean(axis=-2)
@@ -281,7 +281,7 @@ def _loss(values, task):
 
 
 # ---- checks ----------------------------------------------------------------------------------
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claims on this run, with tolerances and why.
 
     1. decoupled GD vs the discrete reduced map (one Euler step per epoch): the reduction is
@@ -315,68 +315,81 @@ def checks(ds: xr.Dataset) -> list[Check]:
     err_loss = np.max(np.abs(loss[:, ok] / ds.loss_map.values[ok] - 1.0))
     err_p = np.max(np.abs(dec.mode_product_sim.values - ds.mode_product_map.values[None])
                    / s)
-    out.append(Check.at_most("decoupled GD vs discrete reduced map: loss (relative)",
+    out.append(Check.at_most('reduced_map_loss',
+                             "decoupled GD vs discrete reduced map: loss (relative)",
                              err_loss, 1e-8, "the reduction is exact for gradient descent"))
-    out.append(Check.at_most("decoupled GD vs discrete reduced map: mode products (/s)",
+    out.append(Check.at_most('reduced_map_mode_products',
+                             "decoupled GD vs discrete reduced map: mode products (/s)",
                              err_p, 1e-8, "every pathway's mode products follow the reduction"))
     distinct = _distinct_modes(s)
     for k in ds.lr_divisor.values:
         eta = NeuralRaceConfig.from_dataset(ds).lr / k
         t_sim = ds.t_half_lr_sim.sel(lr_divisor=k).values[:, distinct]
         err = np.max(np.abs(t_sim / ds.t_half_theory.values[distinct] - 1.0))
-        out.append(Check.at_most(f"t_1/2 sim (lr/{k}) vs reduced flow, relative", err,
+        out.append(Check.at_most(f"t_1_2_sim_{k}_reduced_flow_relative",
+                                 f"t_1/2 sim (lr/{k}) vs reduced flow, relative", err,
                                  max(0.02, 3 * eta),
                                  "gradient descent follows the reduced flow (error O(eta))"))
     cons = ds.conserved_theory.values
     drift_flow = max(np.max(np.abs(cons - cons[0])) / np.max(np.abs(cons)),
                      np.max(np.abs(ds.conserved_theory_b13.values))
                      / np.max(ds.sv_theory.values[:, 0] ** 2))
-    out.append(Check.at_most("conservation along the flow (relative)", drift_flow, 1e-9,
+    out.append(Check.at_most('conservation_along_flow_relative',
+                             "conservation along the flow (relative)", drift_flow, 1e-9,
                              "b2^2 - M b1^2 and b1^2 - b3^2 are conserved"))
     c_sim = dec.conserved_sim.values
     drift_gd = np.max(np.abs(c_sim[:, -1] - c_sim[:, 0])
                       / dec.sv_sim.values[:, -1, 1] ** 2)
-    out.append(Check.at_most("conservation drift along GD (relative to b2^2)", drift_gd, 2e-3,
+    out.append(Check.at_most('conservation_drift_along_gd_relative',
+                             "conservation drift along GD (relative to b2^2)", drift_gd, 2e-3,
                              "the shared layer moves M times more in squared norm"))
     err_imp = np.max(np.abs(ds.implicit_b2_flow / ds.implicit_b2_target - 1.0).values)
-    out.append(Check.at_most("implicit solution t(b2) vs integrated flow (relative)", err_imp,
+    out.append(Check.at_most('implicit_solution_t_b2_integrated',
+                             "implicit solution t(b2) vs integrated flow (relative)", err_imp,
                              1e-6, "the implicit quadrature solution is exact"))
     err_fix = np.max(np.abs(ds.fixed_flow_b2 / ds.fixed_point_b2 - 1.0).values)
-    out.append(Check.at_most("flow fixed point vs root of b2(b2^2+c0) = M s", err_fix, 1e-6,
+    out.append(Check.at_most('flow_fixed_point_root_b2',
+                             "flow fixed point vs root of b2(b2^2+c0) = M s", err_fix, 1e-6,
                              "the flow converges to the predicted fixed point"))
     final = dec.mode_product_sim.isel(time=-1).values[:, trained]
-    out.append(Check.at_most("simulated final products vs s (trained pathways, /s)",
+    out.append(Check.at_most('simulated_final_products_s_trained',
+                             "simulated final products vs s (trained pathways, /s)",
                              np.max(np.abs(final / s - 1.0)), 1e-8,
                              "gradient descent learns every mode exactly"))
     b2_end = dec.sv_sim.isel(time=-1).sel(layer="hidden").values
-    out.append(Check.at_most("simulated final b2 vs fixed point (relative)",
+    out.append(Check.at_most('simulated_final_b2_fixed_point',
+                             "simulated final b2 vs fixed point (relative)",
                              np.max(np.abs(b2_end / ds.fixed_point_b2.values - 1.0)), 1e-3,
                              "the shared layer's singular values reach sqrt(M) b1*"))
-    out.append(Check.at_most("flow: p(t_1/2(K_max) K_max/K) / s - 1/2",
+    out.append(Check.at_most('flow_p_t_1_2', "flow: p(t_1/2(K_max) K_max/K) / s - 1/2",
                              np.max(np.abs(ds.K_flow_half_ratio.values - 0.5)) * 2, 1e-9,
                              "learning speed is proportional to K (t -> K t)"))
     kt = ds.Kt_half_sim.values[..., distinct]
-    out.append(Check.at_most("simulated K t_1/2 spread across K (max/min - 1)",
+    out.append(Check.at_most('simulated_k_t_1_2', "simulated K t_1/2 spread across K (max/min - 1)",
                              np.max(kt.max(axis=0) / kt.min(axis=0) - 1.0), 0.06,
                              "more trained pathways per domain learn proportionally faster"))
     race = ds.race_theory.values
     u0, v0 = race[0]
     n = NeuralRaceConfig.from_dataset(ds).race_n
     inv = np.max(np.abs((race[:, 0] / u0) / (race[:, 1] / v0) ** n - 1.0))
-    out.append(Check.at_most("minimal race: u/u0 = (v/v0)^n along the flow (relative)", inv,
+    out.append(Check.at_most('minimal_race_u_u0_v',
+                             "minimal race: u/u0 = (v/v0)^n along the flow (relative)", inv,
                              1e-9, "shared and private paths race with rates n : 1"))
-    out.append(Check.at_most("minimal race: private share v_inf / s", race[-1, 1], 1e-3,
+    out.append(Check.at_most('minimal_race_private_share_v',
+                             "minimal race: private share v_inf / s", race[-1, 1], 1e-3,
                              "the shared pathway wins the race"))
     rnd = ds.sel(init="random")
     l_rnd = rnd.loss_sim.values
-    out.append(Check.at_most("random init: final loss / L(0)",
+    out.append(Check.at_most('random_init_final_loss_l', "random init: final loss / L(0)",
                              np.max(l_rnd[:, -1] / l_rnd[:, 0]), 1e-3,
                              "random small init learns the task"))
     th = rnd.t_half_sim.values
-    out.append(Check.at_least("random init: fraction of seeds with modes 1, 2 in order",
+    out.append(Check.at_least('random_init_fraction_seeds_modes',
+                              "random init: fraction of seeds with modes 1, 2 in order",
                               np.mean(th[:, 0] < th[:, 1]), 1.0,
                               "stronger modes are learned first"))
     out.append(Check.at_most(
+        'random_init_seed_mean_t',
         "random init: seed-mean t_1/2 of modes 1, 2 vs decoupled theory (relative)",
         np.max(np.abs(th[:, :2].mean(axis=0) / ds.t_half_theory.values[:2] - 1.0)), 0.15,
         "small random init follows the decoupled reduction"))
@@ -390,7 +403,7 @@ def _distinct_modes(s: np.ndarray) -> np.ndarray:
 
 
 # ---- figures -------------------------------------------------------------------------------
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Layer singular values and loss (the paper's verification figure); the race."""
     t = ds.time.values
     modes = ds.mode.values
@@ -454,7 +467,7 @@ def figures(ds: xr.Dataset) -> dict:
     return {"verification": fig, "race": fig_r}
 
 
-NEURAL_RACE = Study(
+STUDY = Study(
     name="neural_race",
     claim="Gated linear networks reduce exactly to per-mode ODEs, one per pathway; pathways "
           "shared by more contexts learn faster (speed proportional to K) and win the race.",

@@ -25,8 +25,8 @@ import xarray as xr
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from . import data, observables, theory
-from .common import (
+from ..task_abstraction import data, observables, theory
+from ..task_abstraction.common import (
     RunSpec,
     gated_summary,
     loss_panel,
@@ -35,7 +35,7 @@ from .common import (
     simulate_specs,
 )
 
-__all__ = ["TASK_ABSTRACTION", "TaskAbstractionConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "TaskAbstractionConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def _late(x: xr.DataArray, n: int) -> xr.DataArray:
     return x.isel(block=slice(-n, None))
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claims with their tolerances (see docs/task_abstraction.md for the why)."""
     S = float(ds.attrs["overlap"])
     late_n = TaskAbstractionConfig.from_dataset(ds).late_blocks
@@ -230,7 +230,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
 
     first = float(ds.loss_sim.isel(time=0).mean("seed").max())
     out.append(Check.at_most(
-        "initial loss: |mean first loss - S/2|",
+        'initial_loss_mean_first_loss', "initial loss: |mean first loss - S/2|",
         float(np.abs(ds.loss_sim.isel(time=0).mean("seed") - S / 2).max()), 0.02,
         f"with gates 0.5 and tiny weights the loss starts at S/2 = {S / 2:g} (got {first:.4f})"))
 
@@ -240,9 +240,11 @@ def checks(ds: xr.Dataset) -> list[Check]:
     late_flex = float(_late(t_flex, late_n).mean())
     late_forget = float(_late(t_forget, late_n).mean())
     out.append(Check.at_most(
+        'flexible_late_first_switch_time',
         "flexible: late / first-switch time to threshold", late_flex / first_block, 0.2,
         "flexible: switching speeds up with practice (last blocks vs the first switch)"))
     out.append(Check.at_most(
+        'late_time_threshold_flexible_forgetful',
         "late time to threshold: flexible / forgetful", late_flex / late_forget, 0.25,
         "flexible switches much faster than forgetful"))
     first_fit = min(4, forget.sizes["block"] - 2)  # blocks 5..end (0-based 4..)
@@ -250,6 +252,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
     slope = np.polyfit(blocks, t_forget.isel(block=slice(first_fit, None)).mean("seed").values,
                        1)[0]
     out.append(Check.at_least(
+        f"forgetful_slope_time_threshold_{first_fit + 1}_end_block",
         f"forgetful: slope of time to threshold over blocks {first_fit + 1}..end (per block)",
         slope, -0.005,
         "forgetful never learns to switch faster"))
@@ -259,23 +262,29 @@ def checks(ds: xr.Dataset) -> list[Check]:
                                ends.task.values], dims="block")
     active = ends.isel(path=active_idx)
     others = ends.where(ends.path != active_idx)
-    out.append(Check.at_least("flexible: min active gate at block ends (last 10 blocks)",
+    out.append(Check.at_least('flexible_min_active_gate_block',
+                              "flexible: min active gate at block ends (last 10 blocks)",
                               float(active.min()), 0.85, "gates become one-hot task indicators"))
-    out.append(Check.at_most("flexible: max active gate at block ends (last 10 blocks)",
+    out.append(Check.at_most('flexible_max_active_gate_block',
+                             "flexible: max active gate at block ends (last 10 blocks)",
                              float(active.max()), 1.2, "gates stay bounded"))
-    out.append(Check.at_most("flexible: max inactive gate at block ends (last 10 blocks)",
+    out.append(Check.at_most('flexible_max_inactive_gate_block',
+                             "flexible: max inactive gate at block ends (last 10 blocks)",
                              float(others.max()), 0.1, "the other task's gate is switched off"))
-    out.append(Check.at_least("flexible: min inactive gate at block ends (last 10 blocks)",
+    out.append(Check.at_least('flexible_min_inactive_gate_block',
+                              "flexible: min inactive gate at block ends (last 10 blocks)",
                               float(others.min()), -0.05, "gates stay (nearly) non-negative"))
     f_ends = forget.gates_block_end_sim.isel(block=slice(-10, None))
     out.append(Check.at_most(
-        "forgetful: max |c1 - c2| at block ends (last 10 blocks)",
+        'forgetful_max_c1_c2_block', "forgetful: max |c1 - c2| at block ends (last 10 blocks)",
         float(np.abs(f_ends.isel(path=0) - f_ends.isel(path=1)).max()), 0.05,
         "forgetful gates never differentiate"))
-    out.append(Check.at_least("flexible: min final concat alignment",
+    out.append(Check.at_least('flexible_min_final_concat_alignment',
+                              "flexible: min final concat alignment",
                               float(flex.concat_alignment_sim.isel(time=-1).min()), 0.95,
                               "weights become one module per task"))
-    out.append(Check.at_most("forgetful: max final concat alignment",
+    out.append(Check.at_most('forgetful_max_final_concat_alignment',
+                             "forgetful: max final concat alignment",
                              float(forget.concat_alignment_sim.isel(time=-1).max()), 0.8,
                              "forgetful weights track the current task only"))
 
@@ -290,18 +299,22 @@ def checks(ds: xr.Dataset) -> list[Check]:
             ratios.append(mean / float(sel.switch_time_law_theory))
         worst = max(ratios, key=lambda r: abs(np.log(r)) if np.isfinite(r) else np.inf)
         out.append(Check.at_least(
+            'switching_law_min_late_time',
             "switching law: min late time / t_theta over tau_c", float(min(ratios)), 0.6,
             "once modules exist the switch takes t_theta = tau_c/(2S) ln(S/theta)"))
         out.append(Check.at_most(
+            'switching_law_max_late_time',
             "switching law: max late time / t_theta over tau_c", float(max(ratios)), 1.3,
             f"... (worst ratio {worst:.3f}; moving weights delay the switch a little)"))
         law = ds.law_tau_c.values
         span = means[int(np.argmax(law))] / means[int(np.argmin(law))]
         expect = law.max() / law.min()
-        out.append(Check.at_least("switching law: late-time ratio slowest/fastest gates",
+        out.append(Check.at_least('switching_law_ratio_lower',
+                                  "switching law: late-time ratio slowest/fastest gates",
                                   span, 0.75 * expect,
                                   f"switch time proportional to tau_c (theory: {expect:g})"))
-        out.append(Check.at_most("switching law: late-time ratio slowest/fastest gates (upper)",
+        out.append(Check.at_most('switching_law_ratio_upper',
+                                 "switching law: late-time ratio slowest/fastest gates (upper)",
                                  span, 1.25 * expect, "... and not faster than proportional"))
 
     # conservation: forgetful has lam = 0, Q_p conserved; flexible Q_p - work conserved
@@ -310,18 +323,22 @@ def checks(ds: xr.Dataset) -> list[Check]:
         scale = (float(sel.tau_w) * sel.weight_norm_sim**2).max("time")
         drift = float(((q - q.isel(time=0)).pipe(np.abs).max("time") / scale).max())
         out.append(Check.at_most(
+            f"{name}_drift_tau_w_w",
             f"{name}: drift of tau_w||W^p||^2 - tau_c c_p^2 - int 2c dR/dc, / max tau_w||W^p||^2",
             drift, 0.02, "conservation law (the Euler steps add O(dt))"))
 
     dev, dip, law_dip = _within_block_stats(flex, late_n)
     out.append(Check.at_most(
+        'flexible_within_block_relation_max',
         "flexible: within-block relation, max |sum||W||^2 sim - theory| / in-block swing",
         dev, 0.1, "within a block the weights' norm follows the gates: "
                   "d sum||W||^2 = tau_c/tau_w d sum c^2 + 2 int c dR/dc / tau_w"))
     out.append(Check.at_least(
+        'weight_dip_lower',
         "flexible: dip of sum||W||^2 in a switch / symmetric law tau_c/(2 tau_w)", dip / law_dip,
         0.75, "fast gates protect the modules: the weights give way only by tau_c/(2 tau_w)"))
     out.append(Check.at_most(
+        'weight_dip_upper',
         "flexible: dip of sum||W||^2 in a switch / symmetric law (upper)", dip / law_dip, 1.25,
         "... (the symmetric law is tight for small tau_c/tau_w)"))
 
@@ -329,6 +346,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
     rel = float(np.abs(_late(ds.time_to_threshold_sim, late_n).mean("block")
                        / _late(tt, late_n).mean("block") - 1).max())
     out.append(Check.at_most(
+        'late_time_threshold_sim_reduced',
         "late time to threshold: sim vs reduced theory (relative)", rel, 0.25,
         "the population dynamics, started from each seed's weights, predict the switching times"))
     return out
@@ -360,7 +378,7 @@ def _shade_blocks(ax, ds):
             ax.axvspan(k * bt, (k + 1) * bt, color="0.9", lw=0, zorder=0)
 
 
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Fig. 2 analogue (loss, gates, concat alignment per model; time to threshold per block)
     and a mechanism figure (switching law, within-block relation)."""
     S, theta = float(ds.attrs["overlap"]), float(ds.attrs["theta"])
@@ -435,7 +453,7 @@ def figures(ds: xr.Dataset) -> dict:
     return {"task_abstraction": fig, "switching": fig2}
 
 
-TASK_ABSTRACTION = Study(
+STUDY = Study(
     name="task_abstraction",
     claim="Fast, non-negative, bounded gates turn a gated linear network's weights into task "
           "modules and its gates into one-hot task abstractions; switching then takes "
@@ -453,6 +471,7 @@ TASK_ABSTRACTION = Study(
     run=run,
     figures=figures,
     checks=checks,
-    headline=lambda ds: float(ds.concat_alignment_sim.sel(model="flexible").isel(time=-1).mean()),
+    headline=lambda ds, config: float(
+        ds.concat_alignment_sim.sel(model="flexible").isel(time=-1).mean()),
     headline_label="flexible: final concat alignment",
 )

@@ -31,10 +31,10 @@ import xarray as xr
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps, simulate
 from ..core.study import Preset, Progress, Study
-from . import balanced, data, model, observables
-from .lazy_rich_report import checks, figures
+from ..deep_linear import balanced, data, model, observables
+from ..deep_linear.lazy_rich_report import checks, figures
 
-__all__ = ["LAZY_RICH", "LazyRichConfig", "run"]
+__all__ = ["STUDY", "LazyRichConfig", "run"]
 
 
 @dataclass(frozen=True)
@@ -356,7 +356,7 @@ def _paper_lams() -> tuple[float, ...]:
     return tuple(float(f"{v:.6g}") for v in values)
 
 
-LAZY_RICH = Study(
+STUDY = Study(
     name="lazy_rich",
     claim="lambda-balanced two-layer linear nets follow exact closed forms for their function, "
           "representations and NTK; growing |lambda| turns sigmoidal, feature-learning (rich) "

@@ -24,13 +24,13 @@ import numpy as np
 import xarray as xr
 from matplotlib.lines import Line2D
 
+from ..alignment import micro, theory
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
 from ..deep_linear import theory as dl_theory
-from . import micro, theory
 
-__all__ = ["ALIGNMENT", "AlignmentConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "AlignmentConfig", "checks", "figures", "run"]
 
 CONVERGED = 0.99  # a micro-model run has converged when y(T) >= 0.99 dy2
 MAX_SEEDS_SHOWN = 4  # micro-model seeds drawn in the trajectory figure
@@ -241,16 +241,17 @@ def _max(x) -> float:
     return float(x.max()) if x.size and not np.isnan(x).any() else float("nan")
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """Spec checks 1-6 with their tolerances (docs/alignment.md gives the reasons)."""
     dy2 = float(ds.attrs["dy2"])
     out: list[Check] = []
     diff = max(_max(ds[f"{v}_sim"] - ds[f"{v}_theory"]) for v in "hyw")
     out.append(Check.at_most(
-        "micro-model vs ODE: max |h, y, w difference|", diff, 1e-9,
+        'micro_model_ode_max_h', "micro-model vs ODE: max |h, y, w difference|", diff, 1e-9,
         "the micro-model's exact gradient flow follows the (h, y, w) ODE (float64, rtol 1e-12; "
         "both loss conventions, all seeds and rate pairs)"))
     out.append(Check.at_most(
+        'micro_model_max_closure_residual',
         "micro-model: max closure residual ||D_y - dy^ dh^T/h|| / ||D_y||",
         _max(ds.closure_sim), 1e-9, "gradient flow keeps D_y along dh (the closure)"))
 
@@ -259,52 +260,56 @@ def checks(ds: xr.Dataset) -> list[Check]:
         return _max((c - c0) / np.maximum(1.0, np.abs(c0)))
 
     out.append(Check.at_most(
-        "conservation: ODE max |C(t) - C(0)| / max(1, |C(0)|)",
+        'conservation_ode_max_c_t', "conservation: ODE max |C(t) - C(0)| / max(1, |C(0)|)",
         max(drift(ds.C_theory, "time_micro"), drift(ds.sweep_C_theory, "time")), 1e-9,
         "C = h/(eta_h dx2) - y/(eta_y h) is constant along the ODE"))
     out.append(Check.at_most(
+        'conservation_micro_model_max_c',
         "conservation: micro-model max |C(t) - C(0)| / max(1, |C(0)|)",
         drift(ds.C_sim, "time_micro"), 1e-9, "and along the micro-model's gradient flow"))
 
     h_end = ds.sweep_h_theory.isel(time=-1)
     out.append(Check.at_most(
-        "fixed point: max |h(T) / h_inf - 1| over h0 and rate pairs",
+        'fixed_point_max_h_t', "fixed point: max |h(T) / h_inf - 1| over h0 and rate pairs",
         _max(h_end / ds.sweep_h_final_theory - 1), 1e-6,
         "h(T) equals A_high/2 + sqrt(A_high^2/4 + A_low^2)"))
     out.append(Check.at_most(
-        "fixed point: max |y(T) - dy2|, |w(T)|",
+        'fixed_point_max_y_t', "fixed point: max |y(T) - dy2|, |w(T)|",
         max(_max(ds.sweep_y_theory.isel(time=-1) - dy2), _max(ds.sweep_w_theory.isel(time=-1))),
         1e-8, "the output distance reaches the target (y = dy2) and the misfit w = 0"))
 
     done = ds.converged.values.astype(bool)
     out.append(Check.at_most(
-        "micro-model: converged runs, max |h(T) / h_inf - 1|",
+        'micro_model_converged_runs_max', "micro-model: converged runs, max |h(T) / h_inf - 1|",
         _max((ds.h_final_sim / ds.h_final_theory - 1).values[done]), 0.01,
         f"micro-model runs with y(T) >= {CONVERGED} dy2 end at the fixed-point formula "
         "(the rest of the gap is the unfinished approach, measured up to 1.4e-3 in quick)"))
     h_small, h_large = ds.h0.values[0], ds.h0.values[-1]
     out.append(Check.at_most(
+        f"rich_limit_max_h_{h_small:g}",
         f"rich limit: max |h_inf / sqrt(eta_h/eta_y)||dx|| ||dy*|| - 1| at h0 = {h_small:g}",
         _max(h_end.sel(h0=h_small) / ds.h_rich_limit - 1), 0.01,
         "small init: the final distance is the rate-scaled geometric mean of the data distances"))
     out.append(Check.at_most(
-        f"lazy limit: max |h_inf / h0 - 1| at h0 = {h_large:g}",
+        f"lazy_limit_max_h_{h_large:g}", f"lazy limit: max |h_inf / h0 - 1| at h0 = {h_large:g}",
         _max(h_end.sel(h0=h_large) / h_large - 1), 0.01,
         "large init: the representation keeps its initial distance"))
     steps = np.diff(h_end.transpose("pair", "h0").values, axis=1)
     out.append(Check.at_most(
-        "h_inf(h0) non-increasing steps (count)",
+        'h_inf_h0_non_increasing', "h_inf(h0) non-increasing steps (count)",
         float(np.sum(~(steps > 0))) if steps.size else float("nan"), 0,
         "the final distance increases monotonically with the initial scale"))
 
     chain = max(_max(ds[f"chain_{v}_theory"] - ds[f"chain_{v}_deep_linear"]) for v in "hyw")
     out.append(Check.at_most(
+        'scalar_chain_max_ode_deep',
         "scalar chain: max |ODE - deep_linear lambda-balanced mode| (h, y, w)", chain, 1e-9,
         "the ODE is the 1-1-1 lambda-balanced network (tau = 2/(eta dx2))"))
     out.append(Check.at_most(
-        "scalar chain: max |C(t) + lambda/eta|",
+        'scalar_chain_max_c_t', "scalar chain: max |C(t) + lambda/eta|",
         _max(ds.chain_C_theory - ds.chain_C_deep_linear), 1e-9, "C = -lambda/eta"))
     out.append(Check.at_most(
+        'scalar_chain_max_relative_h',
         "scalar chain: max relative |h_inf - deep_linear W1^T W1(inf) dx2|",
         _max(ds.chain_h_final_theory / ds.chain_h_final_deep_linear - 1), 1e-12,
         "the fixed point is deep_linear's final representation (Lambda - lambda/2) dx2"))
@@ -312,13 +317,14 @@ def checks(ds: xr.Dataset) -> list[Check]:
     for conv in ds.convention.values:
         sel = ds.sel(convention=conv)
         out.append(Check.at_most(
+            f"loss_{conv}_max_l_theory_l",
             f"loss ({conv}): max |L_theory - L_micro|", _max(sel.loss_theory - sel.loss_sim),
             1e-9, "the loss formula from (y, w) and the mean mode equals the micro-model's loss"))
     return out
 
 
 # ---- figures ------------------------------------------------------------------------------
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """(a) ODE vs micro-model, (b) rich-to-lazy sweep, (c) the scalar-chain overlay."""
     return {"trajectories": _trajectories(ds), "rich_lazy": _rich_lazy(ds),
             "scalar_chain": _chain(ds)}
@@ -416,7 +422,7 @@ def _chain(ds: xr.Dataset):
     return fig
 
 
-ALIGNMENT = Study(
+STUDY = Study(
     name="alignment",
     claim="Two nearby points learned by a flexible encoder/decoder follow a closed (h, y, w) ODE "
           "with a conserved quantity; the final representation distance is "

@@ -31,10 +31,10 @@ import xarray as xr
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from . import observables, theory
-from .study import TeacherStudentConfig, ode_from_simulation, simulate
+from ..teacher_student import observables, theory
+from .teacher_student import TeacherStudentConfig, ode_from_simulation, simulate
 
-__all__ = ["TEACHER_STUDENT_OVERPARAM", "OverparamConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "OverparamConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ def run(config: OverparamConfig, *, seeds, progress: Progress | None = None) -> 
 
 
 # ---- checks -------------------------------------------------------------------------------
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claims, with tolerances and why.
 
     - erf first layer: every fixed point found (residual below 1e-6 lr^2 sigma^2) and stable:
@@ -243,39 +243,46 @@ def checks(ds: xr.Dataset) -> list[Check]:
     erf = ds.eg_star_theory_erf
     lrs = ds.eta.values
     out.append(Check.at_least(
+        'erf_first_layer_fraction_fixed',
         "erf first layer: fraction of fixed points converged", float(np.isfinite(erf).mean()),
         1.0, "the ODE has a fixed point near the specialised solution"))
     noise_scale = (ds.eta * ds.sigma) ** 2
     out.append(Check.at_most(
+        'erf_first_layer_max_jacobian',
         "erf first layer: max Jacobian eigenvalue / (lr sigma)^2 at the fixed points",
         float((ds.max_eigenvalue_erf / noise_scale).max()), 1.0,
         "the fixed points are stable (no eigenvalue above the noise scale)"))
     dev = np.abs(erf / ds.eg_star_law_erf - 1.0)
     out.append(Check.at_most(
+        'erf_first_layer_max_eps',
         "erf first layer: max |eps* / law - 1|, law = (lr sigma^2/2pi)(L + M/sqrt3)",
         float(dev.max()), 0.1, "small-lr law of the final error"))
     if len(lrs) > 1:
         order = np.argsort(lrs)
         worst = dev.max("K_erf").values[order]
         out.append(Check.at_most(
+            'erf_first_layer_law_deviation',
             "erf first layer: law deviation at the smallest lr / at the largest",
             float(worst[0] / worst[-1]), 0.9, "the law is the small-lr limit (O(lr) correction)"))
     if ds.sizes["K_erf"] > 1:
         ratio = (erf.isel(K_erf=slice(1, None)).values / erf.isel(K_erf=slice(None, -1)).values)
         out.append(Check.at_least(
+            'erf_first_layer_min_eps',
             "erf first layer: min eps*(K+1) / eps*(K)", float(np.min(ratio)), 1.3,
             "training the first layer only, the final error grows with K"))
     lin = ds.eg_star_theory_linear
     out.append(Check.at_most(
+        'linear_first_layer_max_eps',
         "linear first layer: max |eps*_ODE / law - 1|, law = K lr sigma^2/(2(2 - K lr))",
         float(np.max(np.abs(lin / ds.eg_star_law_linear - 1.0))), 1e-6,
         "exact final error of linear students"))
     if ds.sizes["K_linear"] > 1:
         out.append(Check.at_least(
-            "linear first layer: min eps*(K+1) / eps*(K)",
+            'linear_first_layer_min_eps', "linear first layer: min eps*(K+1) / eps*(K)",
             float(np.min(lin.values[1:] / lin.values[:-1])), 1.1,
             "the final error grows with K"))
     out.append(Check.at_most(
+        'erf_both_layers_max_rhs',
         "erf both layers: max |RHS| at the denoising configuration, sigma = 0",
         float(ds.rhs_denoising_noiseless.max()), 1e-10,
         "K = cM students copying each teacher unit with v = v*/c are a fixed point"))
@@ -284,6 +291,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
     M = int(ds.M)
     if len(K_both) > 1 and M in K_both:
         out.append(Check.at_most(
+            'erf_both_layers_eps_largest',
             "erf both layers: eps*(largest K) / eps*(K = M), denoising fixed points",
             float(both.sel(K_both=K_both.max()) / both.sel(K_both=M)), 0.9,
             "training both layers, more units denoise: the final error decreases"))
@@ -293,12 +301,14 @@ def checks(ds: xr.Dataset) -> list[Check]:
         law = float(ds.eg_star_law_sim.sel(run=run))
         mean = float(ds.eg_star_sim.sel(run=run).mean())
         if np.isfinite(law):
-            out.append(Check.at_most(f"SGD {run}: |eps*_sim / law - 1| (seed mean)",
+            out.append(Check.at_most(f"sgd_{run}_eps_sim_law_1",
+                                     f"SGD {run}: |eps*_sim / law - 1| (seed mean)",
                                      abs(mean / law - 1.0), 0.1,
                                      "SGD settles on the exact linear noise floor"))
         if str(ds.layers.sel(run=run).values) == "first":
             ode = float(ds.eg_star_theory_sim.sel(run=run).mean())
-            out.append(Check.at_most(f"SGD {run}: |eps*_ODE / eps*_sim - 1| (seed means)",
+            out.append(Check.at_most(f"sgd_{run}_eps_ode_eps_sim",
+                                     f"SGD {run}: |eps*_ODE / eps*_sim - 1| (seed means)",
                                      abs(ode / mean - 1.0), 0.1,
                                      "the ODE from each seed's start ends on SGD's noise floor"))
     for g in np.unique(ds.activation.values):
@@ -312,20 +322,24 @@ def checks(ds: xr.Dataset) -> list[Check]:
                             if ok.values[i].any() else np.nan for i in range(sel.sizes["run"])])
             if layers == "first":
                 out.append(Check.at_least(
+                    f"sgd_{g}_first_layer_min_median",
                     f"SGD {g} first layer: min median eps*(K') / eps*(K)",
                     float(np.min(med[1:] / med[:-1])), 1.0,
                     "training the first layer only, the final error grows with K"))
                 ode = np.median(sel.eg_star_theory_sim.values, axis=1)
                 out.append(Check.at_least(
+                    f"ode_{g}_first_layer_min_median",
                     f"ODE {g} first layer: min median eps*(K') / eps*(K)",
                     float(np.min(ode[1:] / ode[:-1])), 1.0,
                     "the ODE's final error grows with K too"))
             else:
                 out.append(Check.at_most(
+                    f"sgd_{g}_both_layers_max_median",
                     f"SGD {g} both layers: max median eps*(K) / eps*(K = M), runs not stuck",
                     float(np.nanmax(med[1:] / med[0])), 1.1,
                     "training both layers, the final error does not grow with K"))
                 out.append(Check.at_most(
+                    f"sgd_{g}_both_layers_fraction_runs",
                     f"SGD {g} both layers: fraction of runs stuck on a dead unit",
                     float(sel.stuck_sim.mean()), 0.5,
                     "most runs leave the dead-unit plateau (stuck runs are not averaged)"))
@@ -333,7 +347,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
 
 
 # ---- figures ------------------------------------------------------------------------------
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """eps_g* against K: first layer (erf, linear: ODE, law, SGD) and both layers (erf); the SGD
     runs over time with the ODE from each seed's start, and their eps_g* against K."""
     fig, axes = plotting.figure(3, width=4.0, height=3.4)
@@ -418,7 +432,7 @@ def figures(ds: xr.Dataset) -> dict:
     return out
 
 
-TEACHER_STUDENT_OVERPARAM = Study(
+STUDY = Study(
     name="teacher_student_overparam",
     claim="With label noise, over-parameterised students trained on the first layer only end "
           "with an error growing with K; training both layers, the error does not grow "

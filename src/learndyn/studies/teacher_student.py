@@ -30,10 +30,10 @@ from ..core import ode, plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from . import observables, online, theory
-from .integrals import has_i4
+from ..teacher_student import observables, online, theory
+from ..teacher_student.integrals import has_i4
 
-__all__ = ["TEACHER_STUDENT", "TeacherStudentConfig", "checks", "figures", "ode_from_simulation",
+__all__ = ["STUDY", "TeacherStudentConfig", "checks", "figures", "ode_from_simulation",
            "run", "simulate"]
 
 
@@ -293,7 +293,7 @@ def _interp_sym(ds: xr.Dataset, times: np.ndarray) -> np.ndarray:
 T_AGREE = 50.0  # ODE vs SGD compared record by record up to here (plateau included)
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claims on this run, with tolerances and why.
 
     - ODE vs SGD, t <= 50: max over seeds and records of |log10 eps_sim - log10 eps_ODE| <=
@@ -324,6 +324,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
     early = (t > 0) & (t <= T_AGREE)
     gap = observables.log10_gap(ds.eg_sim.values, ds.eg_theory.values)[:, early]
     out.append(Check.at_most(
+        f"ode_sgd_t_{T_AGREE:g}_max_log10_eps_sim",
         f"ODE vs SGD, t <= {T_AGREE:g}: max |log10 eps_sim - log10 eps_ODE|", np.nanmax(gap),
         0.15, "the ODE from each seed's own initial overlaps tracks SGD (O(1/sqrt N))"))
     if "eg_sym_theory" not in ds or not np.isfinite(float(ds.eg_plateau_theory)):
@@ -332,6 +333,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
     escape_sim = observables.crossing_times(t, ds.eg_sim.values, plateau / 10)
     escape_ode = observables.crossing_times(t, ds.eg_theory.values, plateau / 10)
     out.append(Check.at_most(
+        'escape_time_eps_eps_plateau',
         "escape time (eps < eps_plateau/10): max |t_ODE / t_sim - 1|",
         np.max(np.abs(escape_ode / escape_sim - 1.0)), 0.35,
         "the ODE escapes from the plateau when the simulation does"))
@@ -341,39 +343,43 @@ def checks(ds: xr.Dataset) -> list[Check]:
     dev = max(np.max(np.abs(ds.eg_sim.values[:, window] / sym - 1.0)),
               np.max(np.abs(ds.eg_theory.values[:, window] / sym - 1.0)))
     out.append(Check.at_most(
+        f"plateau_t_{10 * u:g}_{40 * u:g}_max_eps_eps_sym",
         f"plateau t in [{10 * u:g}, {40 * u:g}]: max |eps / eps_sym - 1| (sim and ODE)", dev, 0.3,
         "SGD first settles on the symmetric plateau"))
     t_fine = np.geomspace(1.0 * u, 40.0 * u, 200)
     slope = observables.log_slope(t_fine, _interp_sym(ds, t_fine))
     out.append(Check.at_most(
+        f"plateau_t_{15 * u:g}_{40 * u:g}_max_d_ln_eps",
         f"plateau t in [{15 * u:g}, {40 * u:g}]: max |d ln eps_sym / d ln t|",
         np.max(np.abs(slope[t_fine >= 15 * u])), 0.5,
         "the plateau is flat, not slow convergence"))
     out.append(Check.at_least(
+        f"initial_drop_t_{1 * u:g}_{5 * u:g}_max_d_ln_eps",
         f"initial drop t in [{1 * u:g}, {5 * u:g}]: max |d ln eps_sym / d ln t|",
         np.max(np.abs(slope[t_fine <= 5 * u])), 1.0, "a fast drop precedes the plateau"))
     eg_sym = ds.eg_sym_theory.values
     out.append(Check.at_least(
-        "symmetric start: min eps_sym / eps_plateau (to t_sym)",
+        'symmetric_start_min_eps_sym', "symmetric start: min eps_sym / eps_plateau (to t_sym)",
         np.min(eg_sym / plateau), 0.9, "without initial asymmetry the ODE never escapes"))
     out.append(Check.at_most(
+        'symmetric_start_eps_sym_t',
         "symmetric start: |eps_sym(t_sym) / eps_plateau - 1|", abs(eg_sym[-1] / plateau - 1.0),
         0.05, "the symmetric trajectory tends to the plateau fixed point"))
     out.append(Check.at_most(
-        "escape: max over seeds of eps_sim(t_max) / eps_plateau",
+        'escape_max_seeds_eps_sim', "escape: max over seeds of eps_sim(t_max) / eps_plateau",
         np.max(ds.eg_sim.values[:, -1]) / plateau, 0.1,
         "finite-N asymmetry lets SGD escape the plateau"))
     if "eg_floor_theory" in ds:
         final = observables.tail_mean(t, ds.eg_sim.values)
         out.append(Check.at_most(
-            "noise floor: max |eps_sim(end) / eps_floor - 1|",
+            'noise_floor_max_eps_sim', "noise floor: max |eps_sim(end) / eps_floor - 1|",
             np.max(np.abs(final / ds.eg_floor_theory.values - 1.0)), 0.25,
             "with label noise the error settles on the ODE's fixed point"))
     return out
 
 
 # ---- figures ------------------------------------------------------------------------------
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """eps_g(t) per seed (ODE lines through SGD markers) and the order parameters of seed 0."""
     t = ds.time.values
     seeds = list(ds.seed.values)
@@ -433,7 +439,7 @@ def figures(ds: xr.Dataset) -> dict:
     return out
 
 
-TEACHER_STUDENT = Study(
+STUDY = Study(
     name="teacher_student",
     claim="Online SGD of a two-layer student follows the Saad-Solla/Goldt ODEs from its own "
           "initial overlaps: symmetric plateau, escape, and noise floor.",

@@ -33,12 +33,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import NullFormatter
 
+from ..alignment import data, fit, model, theory
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from . import data, fit, model, theory
 
-__all__ = ["ALIGNMENT_NETWORKS", "AlignmentNetworksConfig", "SETTINGS", "Setting",
+__all__ = ["STUDY", "AlignmentNetworksConfig", "SETTINGS", "Setting",
            "train_pairs"]
 
 
@@ -233,7 +233,7 @@ def _worst(values: xr.DataArray, mask: xr.DataArray, how: str) -> float:
     return float(v.min() if how == "min" else v.max())
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """Spec checks 7 and 8 (thresholds ours), conservation, and universality across settings.
 
     Fit checks cover the converged runs of the settings table ("table" runs); the rich side of
@@ -244,43 +244,49 @@ def checks(ds: xr.Dataset) -> list[Check]:
     contrast = str(ds.attrs.get("contrast_setting", "shallow"))
     rich = table.isel(run=np.flatnonzero(table.setting.values == contrast))
     out = [
-        Check.at_least("runs converged (y_final/dy2 >= 0.99): fraction",
+        Check.at_least('runs_converged_y_final_dy2',
+                       "runs converged (y_final/dy2 >= 0.99): fraction",
                        float(conv.mean()) if conv.size else float("nan"), 0.5,
                        "most runs converge, so the fit checks below have data"),
-        Check.at_least("fit R^2 of h (min over converged runs)",
+        Check.at_least('fit_r_2_h_min', "fit R^2 of h (min over converged runs)",
                        _worst(table.r2_h, conv, "min"), 0.95,
                        "the fitted ODE follows the measured representational distance"),
-        Check.at_least("fit R^2 of y (min over converged runs)",
+        Check.at_least('fit_r_2_y_min', "fit R^2 of y (min over converged runs)",
                        _worst(table.r2_y, conv, "min"), 0.95,
                        "the fitted ODE follows the measured output distance"),
-        Check.at_least("fit R^2 of w (min over converged runs)",
+        Check.at_least('fit_r_2_w_min', "fit R^2 of w (min over converged runs)",
                        _worst(table.r2_w, conv, "min"), 0.7,
                        "the fitted ODE follows the output misfit w (small, noisier)"),
-        Check.at_most("final h: |fixed point / measured - 1| (max over converged runs)",
+        Check.at_most('final_h_fixed_point_measured',
+                      "final h: |fixed point / measured - 1| (max over converged runs)",
                       _worst(abs(table.h_final_theory / table.h_final_sim - 1), conv, "max"),
                       0.1, "the fixed point with fitted rates gives the final distance"),
-        Check.at_most("conserved C of the measured curves: drift / |h-term| (max, converged)",
+        Check.at_most('conserved_c_measured_curves_drift',
+                      "conserved C of the measured curves: drift / |h-term| (max, converged)",
                       _worst(abs(table.C_sim.isel(time=-1) - table.C_sim.isel(time=0))
                              / table.C_scale, conv, "max"), 0.1,
                       "C = h/(eta_h dx2) - y/(eta_y h) is nearly conserved by the network"),
-        Check.at_most("conserved C along the fitted ODE: max relative drift",
+        Check.at_most('conserved_c_along_fitted_ode',
+                      "conserved C along the fitted ODE: max relative drift",
                       float(np.nanmax(np.abs(ds.C_theory - ds.C_theory.isel(time=0))
                                       / ds.C_scale)), 1e-6,
                       "the theory curves conserve C (solver accuracy)"),
     ]
     if rich.sizes["run"]:  # the rich side of rich vs lazy (if that architecture ran)
         out += [
-            Check.at_least(f"rich ({contrast}): h_final/h0 (min)",
+            Check.at_least(f"rich_{contrast}_h_final_h0_min",
+                           f"rich ({contrast}): h_final/h0 (min)",
                            _worst(rich.h_final_sim / rich.h0_sim, rich.converged, "min"), 10.0,
                            "small initial weights: the representation distance grows many-fold"),
-            Check.at_most(f"rich ({contrast}): |h_final / rich limit - 1| (max)",
+            Check.at_most(f"rich_{contrast}_h_final_rich_limit",
+                          f"rich ({contrast}): |h_final / rich limit - 1| (max)",
                           _worst(abs(rich.h_final_sim / rich.h_rich_limit - 1), rich.converged,
                                  "max"), 0.1,
                           "rich regime: h_final = sqrt(eta_h/eta_y) |dx| |dy*| (data-determined)"),
         ]
     if lazy.sizes["run"]:
         out.append(Check.at_most(
-            "lazy: |h_final/h0 - 1| (max)",
+            'lazy_h_final_h0_1', "lazy: |h_final/h0 - 1| (max)",
             _worst(abs(lazy.h_final_sim / lazy.h0_sim - 1), xr.ones_like(lazy.converged),
                    "max"),
             0.1, "large initial weights: the representation keeps its initial distance"))
@@ -294,6 +300,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
                 r2.append(fit.r_squared(sub.h_final_sim.values[ok],
                                         sub.h_final_theory.values[ok], axis=0))
         out.append(Check.at_least(
+            'universality_r_2_predicted_measured',
             "universality: R^2 of predicted vs measured final h (min over settings)",
             float(np.min(r2)) if r2 else float("nan"), 0.9,
             "the fixed point predicts the final distance across pairs for every architecture"))
@@ -301,7 +308,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
 
 
 # ---- figures ------------------------------------------------------------------------------
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Fitted ODE (lines) over measured h, y, w and loss (markers); final h predicted vs
     measured; rich vs lazy."""
     first = str(ds.setting.values[0])
@@ -368,7 +375,7 @@ def _headline(ds: xr.Dataset) -> float:
 
 _PAPER_SETTINGS = tuple(s for s in SETTINGS)
 
-ALIGNMENT_NETWORKS = Study(
+STUDY = Study(
     name="alignment_networks",
     claim="With fitted effective learning rates the two-point ODE follows the representational "
           "distance of trained networks and its fixed point gives their final distance; small "
@@ -390,6 +397,6 @@ ALIGNMENT_NETWORKS = Study(
     run=run,
     figures=figures,
     checks=checks,
-    headline=_headline,
+    headline=lambda ds, config: _headline(ds),
     headline_label="max relative error of the predicted final h (table runs)",
 )

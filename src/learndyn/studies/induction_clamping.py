@@ -38,11 +38,11 @@ from ..core import plotting
 from ..core.config import ConfigError, param
 from ..core.engine import simulate
 from ..core.study import Check, Preset, Progress, Study
-from . import observables
-from .clamps import CONDITIONS, clamp_interventions, condition_flags
-from .study import TINY, InductionConfig, _args, _dataset, programs, vmap_seeds
+from ..induction_heads import observables
+from ..induction_heads.clamps import CONDITIONS, clamp_interventions, condition_flags
+from .induction_heads import TINY, InductionConfig, dataset_of, programs, train_args, vmap_seeds
 
-__all__ = ["INDUCTION_CLAMPING", "ClampingConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "ClampingConfig", "checks", "figures", "run"]
 
 N_CHUNKS = 40  # host round trips per run (where an early stop can come)
 
@@ -120,7 +120,7 @@ def _setting_args(config: ClampingConfig) -> list[dict]:
     per = []
     for n_labels, n_classes in config.settings():
         held = config.n_heldout_pairs if n_labels == base[0] else heldout_pairs(n_labels)
-        per.append(_args(replace(config, n_labels=n_labels, n_train_classes=n_classes,
+        per.append(train_args(replace(config, n_labels=n_labels, n_train_classes=n_classes,
                                  n_heldout_pairs=held), **pad))
     n_cls = max(a["features"].shape[0] for a in per)
     n_pairs = max(a["train"]["pairs"].shape[0] for a in per)
@@ -175,7 +175,7 @@ def run(config: ClampingConfig, *, seeds, progress: Progress | None = None) -> x
                 values[k] = np.full((len(config.runs()), v.shape[0], len(steps), *v.shape[2:]),
                                     np.nan)
             values[k][r, :, :len(rec.steps)] = v
-    flat = _dataset(config, values, steps, list(seeds), lead=("run",))
+    flat = dataset_of(config, values, steps, list(seeds), lead=("run",))
     ds = _grid(config, flat)
     ds["time"].attrs["eval_every"] = config.eval_every  # the regular evaluations
     return ds
@@ -230,13 +230,15 @@ def clamp_checks(ds: xr.Dataset) -> list[Check]:
     conds = [c for c in ds.condition.values
              if np.isfinite(base.loss_sim.sel(condition=c).values).any()]
     none = base.phase_change_time_sim.sel(condition="none").values
-    out = [Check.at_most("unclamped phase-change time / run length (worst seed)",
+    out = [Check.at_most('unclamped_phase_change_time_run',
+                         "unclamped phase-change time / run length (worst seed)",
                          float(none.max() / ds.time.values[-1]), 0.9,
                          "without clamps the induction head forms inside the run")]
     limits = {"pt_head": 0.8, "layer1": 0.5, "match": 0.3, "copy": 0.5, "layer1_copy": 0.3}
     for cond, limit in limits.items():
         if cond in conds:
             out.append(Check.at_most(
+                f"{cond}_phase_change_time_unclamped",
                 f"{cond}: phase-change time / unclamped (worst seed)",
                 float(np.max(_ratios(ds, cond))), limit,
                 f"clamping {cond} from step 0 brings the phase change forward"))
@@ -247,12 +249,14 @@ def clamp_checks(ds: xr.Dataset) -> list[Check]:
         if cond in conds:
             plat = base.plateau_duration_sim.sel(condition=cond).values
             out.append(Check.at_most(
+                f"{cond}_plateau_duration_unclamped_worst",
                 f"{cond}: plateau duration / unclamped (worst seed)",
                 float(np.max(plat / plateau_none)), 0.25,
                 f"with {cond} clamped there is (almost) no ln 2 plateau"))
     if "copy" in conds:
         first = int(np.searchsorted(t, t.attrs.get("eval_every", t.values[1])))
         out.append(Check.at_most(
+            'copy_loss_first_regular_evaluation',
             "copy: loss at the first regular evaluation (worst seed)",
             float(train.sel(condition="copy").isel(time=first).max()), observables.LN2 + 0.15,
             "the copy clamp starts at (or below) the ln 2 plateau value"))
@@ -260,6 +264,7 @@ def clamp_checks(ds: xr.Dataset) -> list[Check]:
     mean = {c: float(base.phase_change_time_sim.sel(condition=c).mean()) for c in order}
     ordered = all(mean[a] < mean[b] for a, b in zip(order, order[1:]))
     out.append(Check.at_least(
+        'ordering_match_layer1_pt_head',
         "ordering match < layer1 < pt_head < none (seed means; 1 = holds)", float(ordered), 1.0,
         "the more of the circuit is clamped, the earlier the phase change"))
     return out
@@ -297,6 +302,9 @@ def data_checks(ds: xr.Dataset) -> list[Check]:
         return f"{n_lab[i]} labels / {n_lab[0]}" if i in labels else \
             f"{n_cls[i]} classes / {n_cls[0]}"
 
+    def key(i):
+        return f"labels{n_lab[i]}" if i in labels else f"classes{n_cls[i]}"
+
     def exact(i, c):
         return ds.phase_change_time_sim.isel(setting=i).sel(condition=c).values
 
@@ -304,13 +312,16 @@ def data_checks(ds: xr.Dataset) -> list[Check]:
     lab = {i: float(np.mean(_pct(ds, i, "none"))) / mean_none for i in labels}
     cls = {i: float(np.mean(exact(i, "none"))) / mean_none for i in classes}
     for i, r in lab.items():
-        out.append(Check.at_least(f"none: phase-change time {name(i)} (seed means)", r, 1.5,
+        out.append(Check.at_least(f"none_delay_{key(i)}",
+                                  f"none: phase-change time {name(i)} (seed means)", r, 1.5,
                                   "more labels delay the phase change strongly"))
     for i, r in cls.items():
-        out.append(Check.at_most(f"none: phase-change time {name(i)} (seed means)", r, 2.0,
+        out.append(Check.at_most(f"none_delay_{key(i)}",
+                                 f"none: phase-change time {name(i)} (seed means)", r, 2.0,
                                  "more classes delay it only slightly"))
     if lab and cls:
         out.append(Check.at_least(
+            'none_smallest_labels_ratio_largest',
             "none: smallest labels ratio / largest classes ratio (seed means)",
             min(lab.values()) / max(cls.values()), 1.0,
             "the number of labels matters more than the number of classes"))
@@ -318,18 +329,19 @@ def data_checks(ds: xr.Dataset) -> list[Check]:
         base = _pct(ds, 0, "match")
         for i in labels:
             out.append(Check.at_least(
-                f"match (only C learns): {name(i)} (worst seed)",
+                f"match_delay_{key(i)}", f"match (only C learns): {name(i)} (worst seed)",
                 float(np.min(_pct(ds, i, "match") / base)), 1.5,
                 "the label effect is carried by the copy subcircuit C"))
         for i in classes:
             out.append(Check.at_most(
-                f"match (only C learns): |{name(i)} - 1| (worst seed)",
+                f"match_same_{key(i)}", f"match (only C learns): |{name(i)} - 1| (worst seed)",
                 float(np.max(np.abs(exact(i, "match") / base - 1.0))), 0.25,
                 "the number of classes hardly matters to C"))
     if "layer1_copy" in conds:
         base = _pct(ds, 0, "layer1_copy")
         for i in labels:
             out.append(Check.at_most(
+                f"layer1_copy_same_{key(i)}",
                 f"layer1_copy (only B learns): |{name(i)} - 1| (worst seed)",
                 float(np.max(np.abs(exact(i, "layer1_copy") / base - 1.0))), 0.25,
                 "the number of labels does not act through the match subcircuit B"))
@@ -338,18 +350,19 @@ def data_checks(ds: xr.Dataset) -> list[Check]:
                 b = exact(i, "layer1_copy") / base
                 c = exact(i, "match") / _pct(ds, 0, "match")
                 out.append(Check.at_least(
+                    f"{key(i)}_b_over_c",
                     f"{name(i)}: ratio with only B learning / only C (worst seed)",
                     float(np.min(b / c)), 1.0,
                     "the class effect goes through the match subcircuit B"))
     return out
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """Clamp checks (base data setting) and data-dependence checks (varied settings)."""
     return clamp_checks(ds) + data_checks(ds)
 
 
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Training loss per condition (Fig. 5b), phase-change times, and the data dependence
     (Fig. 6: phase-change time per data setting for the unclamped and clamped runs)."""
     t = ds.time.values
@@ -398,7 +411,7 @@ def figures(ds: xr.Dataset) -> dict:
     return {"clamping": fig}
 
 
-INDUCTION_CLAMPING = Study(
+STUDY = Study(
     name="induction_clamping",
     claim="Clamping any induction-circuit subcircuit (previous-token head, layer 1, match, "
           "copy) from step 0 brings the phase change forward: the subcircuits co-develop.",
@@ -420,6 +433,6 @@ INDUCTION_CLAMPING = Study(
     run=run,
     figures=figures,
     checks=checks,
-    headline=lambda ds: float(ds.phase_change_time_sim.sel(condition="none").mean()),
+    headline=lambda ds, config: float(ds.phase_change_time_sim.sel(condition="none").mean()),
     headline_label="unclamped phase-change time (sequences)",
 )

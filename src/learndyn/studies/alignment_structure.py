@@ -31,12 +31,12 @@ from itertools import combinations
 import numpy as np
 import xarray as xr
 
+from ..alignment import data, fit, model, theory
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from . import data, fit, model, theory
 
-__all__ = ["ALIGNMENT_STRUCTURE", "AlignmentStructureConfig"]
+__all__ = ["STUDY", "AlignmentStructureConfig"]
 
 PAIRS = list(combinations(range(4), 2))
 
@@ -136,28 +136,33 @@ def _per_seed(ds: xr.Dataset, fn, how: str = "min") -> float:
     return float(np.min(vals) if how == "min" else np.max(vals))
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """Spec check 0 (thresholds ours), per seed (worst seed reported)."""
     rich, lazy = ds.sel(regime="rich"), ds.sel(regime="lazy")
     same = ds.dy2.values == 0
     return [
-        Check.at_least("two-point fit: R^2 of h (min over seeds)", float(ds.r2_h.min()), 0.95,
+        Check.at_least('two_point_fit_r_2',
+                       "two-point fit: R^2 of h (min over seeds)", float(ds.r2_h.min()), 0.95,
                        "the rates used for the prediction describe the two-point run"),
         Check.at_least(
+            'rich_pearson_r_predicted_measured',
             "rich: Pearson r of predicted vs measured pair distances (min over seeds)",
             _per_seed(rich, lambda d: _pearson(d.dist_theory.values, d.dist_sim.values)), 0.9,
             "the two-point fixed point applied to each pair predicts the XOR representation"),
         Check.at_most(
+            'rich_max_equal_target_min',
             "rich: max equal-target / min different-target distance (max over seeds)",
             _per_seed(rich, lambda d: d.dist_sim.values[same].max()
                       / d.dist_sim.values[~same].min(), "max"), 1.0,
             "equal-target corners end closer than different-target corners"),
         Check.at_most(
+            'lazy_d_final_d_init',
             "lazy: |D_final - D_init| / |D_init| (Frobenius, max over seeds)",
             _per_seed(lazy, lambda d: float(np.linalg.norm(d.dist_sim - d.dist_init_sim)
                                             / np.linalg.norm(d.dist_init_sim)), "max"), 0.1,
             "lazy: the representation keeps its initial geometry"),
         Check.at_most(
+            'lazy_pearson_r_measured_distances',
             "lazy: Pearson r of measured distances with the rich prediction (max over seeds)",
             _per_seed(lazy, lambda d: _pearson(d.dist_rich_limit.values, d.dist_sim.values),
                       "max"), 0.5,
@@ -173,7 +178,7 @@ def _matrix(pairs: np.ndarray) -> np.ndarray:
     return m
 
 
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Measured (initial, final) and predicted 4 x 4 distance matrices per regime (seed 0),
     and the pair distances over training."""
     d = ds.isel(seed=0)
@@ -203,7 +208,7 @@ def figures(ds: xr.Dataset) -> dict:
     return {"alignment_structure": fig}
 
 
-ALIGNMENT_STRUCTURE = Study(
+STUDY = Study(
     name="alignment_structure",
     claim="Applied to every pair of XOR corners, the two-point fixed point predicts the trained "
           "network's representation distances in the rich regime; in the lazy regime the "

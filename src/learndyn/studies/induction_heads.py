@@ -33,13 +33,13 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import TrainState, gradient_step, simulate
 from ..core.study import Check, Preset, Progress, Study
+from ..induction_heads import observables
+from ..induction_heads.model import EVALUATORS, eval_sets, model_config, setting, split_arrays
 from ..transformer import Replace, init_params, preserve_from_clean, run_with_cache
 from ..transformer import data as tdata
 from ..transformer import model as tmodel
-from . import observables
-from .model import EVALUATORS, eval_sets, model_config, setting, split_arrays
 
-__all__ = ["INDUCTION_HEADS", "InductionConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "InductionConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def programs(config: InductionConfig, interventions_of=None):
     return init, step, observe
 
 
-def _args(config: InductionConfig, **pad) -> dict:
+def train_args(config: InductionConfig, **pad) -> dict:
     """Data of one setting: exemplar table, training split (as arrays) and evaluation sets
     (``pad``: ``n_classes``, ``n_pairs`` of :func:`eval_sets`)."""
     s = setting(config)
@@ -219,16 +219,16 @@ def ablations(config: InductionConfig, params, batch) -> dict[str, np.ndarray]:
 def run(config: InductionConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """Train one model per seed (vmapped), record the observables, ablate heads at the end."""
     init, step, observe = programs(config)
-    args = _args(config)
+    args = train_args(config)
     steps = config.record_at()
     rec = simulate(init, step, observe, seeds=seeds, record_at=steps, args=args,
                    progress=progress, label="induction heads", vmap_seeds=vmap_seeds())
     train = {k: v[:config.n_strength] for k, v in args["eval"].items()}
     abl = ablations(config, rec.final.params, train)
-    return _dataset(config, rec.values, steps, list(seeds), abl)
+    return dataset_of(config, rec.values, steps, list(seeds), abl)
 
 
-def _dataset(config, values, steps, seeds, abl=None, *, lead=()) -> xr.Dataset:
+def dataset_of(config, values, steps, seeds, abl=None, *, lead=()) -> xr.Dataset:
     """Observables as a Dataset; ``lead`` names extra leading dims (e.g. ``condition``)."""
     v = {k: np.asarray(x, dtype=np.float64) for k, x in values.items()}
     lead = tuple(lead)
@@ -276,7 +276,7 @@ def _loose_plateau(times, loss, lo=0.6, hi=0.8) -> float:
     return observables.plateau_duration(times, loss, lo=lo, hi=hi) / pct
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claims on this run (worst seed), with the spec's thresholds except one.
 
     Quick-preset values, worst of seeds 0-3, in brackets.
@@ -306,15 +306,18 @@ def checks(ds: xr.Dataset) -> list[Check]:
     train = ds.loss_sim.sel(evaluator="fsl_train").values  # [seed, time]
     pct = ds.phase_change_time_sim.values
     out = [
-        Check.at_least("plateau length in [0.6, 0.8] / phase-change time (worst seed)",
+        Check.at_least('plateau_length_0_6_0',
+                       "plateau length in [0.6, 0.8] / phase-change time (worst seed)",
                        min(_loose_plateau(times, c) for c in train), 0.25,
                        "the loss sits on a plateau near ln 2 before the phase change"),
-        Check.at_most("drop 0.6 -> 0.2 / time to reach 0.6 (worst seed)",
+        Check.at_most('drop_0_6_0_2', "drop 0.6 -> 0.2 / time to reach 0.6 (worst seed)",
                       max(observables.drop_ratio(times, c) for c in train), 1.0,
                       "the phase change is abrupt"),
-        Check.at_most("final training loss (worst seed)", float(train[:, -1].max()), 0.15,
+        Check.at_most('final_training_loss_worst_seed',
+                      "final training loss (worst seed)", float(train[:, -1].max()), 0.15,
                       "after the phase change the task is solved"),
-        Check.at_least("final in-context accuracy, held-out label pairs (worst seed)",
+        Check.at_least('final_context_accuracy_held_out',
+                       "final in-context accuracy, held-out label pairs (worst seed)",
                        float(ds.in_context_accuracy_sim.sel(evaluator="fsl_val_rl")
                              .isel(time=-1).min()), 0.9,
                        "the solution is match-and-copy: it generalises to unseen label pairs"),
@@ -322,12 +325,14 @@ def checks(ds: xr.Dataset) -> list[Check]:
     strength = ds.induction_strength_sim.values  # [seed, time, head]
     final = strength[:, -1]
     out += [
-        Check.at_least("layer-2 heads with strength > 0.1 (worst seed)",
+        Check.at_least('layer_2_heads_strength_0', "layer-2 heads with strength > 0.1 (worst seed)",
                        float(np.min(np.sum(final > 0.1, axis=-1))), 0.75 * final.shape[-1],
                        "most layer-2 heads become induction heads"),
-        Check.at_least("strongest induction head (worst seed)", float(final.max(-1).min()), 0.5,
+        Check.at_least('strongest_induction_head_worst_seed',
+                       "strongest induction head (worst seed)", float(final.max(-1).min()), 0.5,
                        "at least one head is a strong induction head"),
-        Check.at_least("strongest - weakest strength (worst seed)",
+        Check.at_least('strongest_weakest_strength_worst_seed',
+                       "strongest - weakest strength (worst seed)",
                        float((final.max(-1) - final.min(-1)).min()), 0.2,
                        "induction heads have diverse strengths"),
     ]
@@ -335,7 +340,8 @@ def checks(ds: xr.Dataset) -> list[Check]:
     for s, t_pc in enumerate(pct):
         i = int(np.searchsorted(times, 0.5 * t_pc)) if np.isfinite(t_pc) else len(times) - 1
         early.append(np.abs(strength[s, min(i, len(times) - 1)]).max())
-    out.append(Check.at_most("max |strength| at half the phase-change time", max(early), 0.05,
+    out.append(Check.at_most('max_strength_half_phase_change',
+                             "max |strength| at half the phase-change time", max(early), 0.05,
                              "no induction head before the phase change"))
     clean = ds.clean_accuracy_sim.values
     abl = ds.ablation_accuracy_sim.values
@@ -344,16 +350,20 @@ def checks(ds: xr.Dataset) -> list[Check]:
     weakest = np.argmin(final, -1)
     rows = np.arange(len(clean))
     out += [
-        Check.at_most("largest accuracy drop from removing one head",
+        Check.at_most('largest_accuracy_drop_from_removing',
+                      "largest accuracy drop from removing one head",
                       float((clean[:, None] - abl).max()), 0.05,
                       "heads are redundant: removing any one costs little"),
-        Check.at_least("accuracy with only the strongest head (worst seed)",
+        Check.at_least('accuracy_only_strongest_head_worst',
+                       "accuracy with only the strongest head (worst seed)",
                        float(only[rows, strongest].min()), 0.8,
                        "one strong head alone nearly solves the task"),
-        Check.at_least("only-strongest minus only-weakest accuracy (worst seed)",
+        Check.at_least('only_strongest_minus_only_weakest',
+                       "only-strongest minus only-weakest accuracy (worst seed)",
                        float((only[rows, strongest] - only[rows, weakest]).min()), 0.2,
                        "head strengths matter: the weakest head alone is worse"),
-        Check.at_most("|accuracy change| from removing layer 1's direct path",
+        Check.at_most('accuracy_change_from_removing_layer',
+                      "|accuracy change| from removing layer 1's direct path",
                       float(np.abs(ds.l1_direct_ablation_accuracy_sim.values - clean).max()),
                       0.01, "layer 1 acts only through layer 2 (K-composition)"),
     ]
@@ -361,7 +371,7 @@ def checks(ds: xr.Dataset) -> list[Check]:
 
 
 # ---- figures ------------------------------------------------------------------------------
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Loss curves (Fig. 3a), per-head induction strengths (Fig. 3b) and scores, ablations."""
     t = ds.time.values
     fig_l, axes = plotting.figure(2, width=4.4)
@@ -425,7 +435,7 @@ QUICK = dict(n_train_classes=50, n_test_classes=50, lr=1e-4, num_sequences=256_0
 TINY = dict(n_train_classes=50, n_test_classes=50, feature_dim=64, d_model=32, n_heads=8,
             lr=1e-3, num_sequences=64_000, eval_every=1600, n_eval=256, n_strength=1024)
 
-INDUCTION_HEADS = Study(
+STUDY = Study(
     name="induction_heads",
     claim="The loss plateaus at ln 2 then drops abruptly as every layer-2 head becomes an "
           "induction head of different strength; single heads are redundant.",
@@ -443,6 +453,6 @@ INDUCTION_HEADS = Study(
     run=run,
     figures=figures,
     checks=checks,
-    headline=lambda ds: float(ds.phase_change_time_sim.mean()),
+    headline=lambda ds, config: float(ds.phase_change_time_sim.mean()),
     headline_label="phase-change time (sequences)",
 )

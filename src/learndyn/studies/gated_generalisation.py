@@ -30,10 +30,10 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from . import data, theory
-from .study import _simulate
+from ..gated_linear import data, theory
+from .neural_race import simulate_routing
 
-__all__ = ["GATED_GENERALISATION", "GatedGeneralisationConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "GatedGeneralisationConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def run(config: GatedGeneralisationConfig, *, seeds,
     red = theory.reduce(task.net, task.data)
     steps = record_steps(config.epochs, config.num_records)
     gains = np.asarray(config.gains)
-    values, _ = _simulate(task, red, config, kinds=("random",) * len(gains), lr=config.lrs,
+    values, _ = simulate_routing(task, red, config, kinds=("random",) * len(gains), lr=config.lrs,
                           steps=steps, seeds=seeds, progress=progress, sigma0=gains, b0=1.0,
                           label="random orthogonal init, all gains")
     err = values["pathway_error"]  # (gain, seed, time, i, j)
@@ -112,7 +112,7 @@ def run(config: GatedGeneralisationConfig, *, seeds,
     return ds
 
 
-def checks(ds: xr.Dataset) -> list[Check]:
+def checks(ds: xr.Dataset, config) -> list[Check]:
     """The paper's claim, with tolerances and why (E0 = 1/2 ||Y||^2, the zero-output error).
 
     - smallest gain (rich): mean untrained-pathway error < 0.01 E0 (zero-shot generalisation;
@@ -129,19 +129,23 @@ def checks(ds: xr.Dataset) -> list[Check]:
     g_lo, g_hi = float(ds.gain[0]), float(ds.gain[-1])
     steps = np.diff(untrained)
     return [
-        Check.at_most(f"untrained-pathway error / E0 at gain {g_lo:g} (rich)", untrained[0],
+        Check.at_most(f"untrained_pathway_error_e0_{g_lo:g}_rich",
+                      f"untrained-pathway error / E0 at gain {g_lo:g} (rich)", untrained[0],
                       0.01, "small init: untrained pathways generalise zero-shot"),
-        Check.at_least(f"untrained-pathway error / E0 at gain {g_hi:g} (lazy)", untrained[-1],
+        Check.at_least(f"untrained_pathway_error_e0_{g_hi:g}_lazy",
+                       f"untrained-pathway error / E0 at gain {g_hi:g} (lazy)", untrained[-1],
                        0.25, "large init: untrained pathways stay near their random maps"),
-        Check.at_most("trained-pathway error / E0, worst gain and seed", trained.max(), 1e-3,
+        Check.at_most('trained_pathway_error_e0_worst',
+                      "trained-pathway error / E0, worst gain and seed", trained.max(), 1e-3,
                       "the trained pathways are fitted at every init scale"),
-        Check.at_least("untrained error change between neighbouring gains (/E0, min)",
+        Check.at_least('untrained_error_change_between_neighbouring',
+                       "untrained error change between neighbouring gains (/E0, min)",
                        float(steps.min()), -0.01,
                        "zero-shot error grows with the init scale"),
     ]
 
 
-def figures(ds: xr.Dataset) -> dict:
+def figures(ds: xr.Dataset, config) -> dict:
     """Final errors against the gain (the paper's figure), learning curves, pathway maps."""
     E0 = float(ds.attrs["E0"])
     gains = ds.gain.values
@@ -186,7 +190,7 @@ def figures(ds: xr.Dataset) -> dict:
 
 
 
-GATED_GENERALISATION = Study(
+STUDY = Study(
     name="gated_generalisation",
     claim="Small-init (rich) routing networks generalise zero-shot to untrained pathways; "
           "large-init (lazy) ones fit the trained pathways but not the untrained ones.",
