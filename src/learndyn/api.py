@@ -8,6 +8,7 @@ draws its figures and stores everything atomically.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -110,6 +111,7 @@ def run(
         cached.cached = True
         return cached
 
+    started = time.perf_counter()
     with jax.enable_x64(True):  # theory in float64; simulations pick their dtype
         dataset = st.run(config, seeds=seed_list, progress=progress)
         dataset.attrs.update(
@@ -125,6 +127,7 @@ def run(
         checks = st.evaluate(dataset, config)
         dataset.attrs["checks"] = json.dumps([c.to_dict() for c in checks])
         figures = st.figures(dataset, config)
+    dataset.attrs["wall_time_s"] = round(time.perf_counter() - started, 3)  # run, checks, figures
     header = f"learndyn {__version__}: study {st.name}, preset {preset}, seeds {seed_list}"
     try:
         store.write_run(target, dataset, config.to_toml(header), checks, figures)

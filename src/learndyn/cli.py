@@ -197,6 +197,19 @@ def _cmd_show(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from .core import report
+
+    paths = [_find_run(name) for name in args.runs] or [store.home()]
+    if not args.runs and not store.list_runs():
+        raise ConfigError(f"no stored runs in {store.home()}; run a study first "
+                          "(learndyn run deep_linear)")
+    out = Path(args.out) if args.out else store.home() / "report"
+    index = report.build(paths, out, lookup=registry.get)
+    console.print(str(index), highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="learndyn", description=__doc__.splitlines()[0] + " "
                      "Theory and simulation of learning dynamics, side by side.")
@@ -234,6 +247,11 @@ def _parser() -> _Parser:
     p = sub.add_parser("show", help="list stored runs, or show one")
     p.add_argument("run", nargs="?", help="run folder or stored run name (prefix)")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    p = sub.add_parser("report", help="write a static HTML report of stored runs and sweeps")
+    p.add_argument("runs", nargs="*", metavar="RUN_OR_SWEEP",
+                   help="run or sweep folders, stores, or stored run names (default: the store)")
+    p.add_argument("--out", metavar="DIR", help="report folder (default: <store>/report)")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -251,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         command = {"list": _cmd_list, "run": _cmd_run, "sweep": _cmd_sweep,
-                   "show": _cmd_show}[args.command]
+                   "show": _cmd_show, "report": _cmd_report}[args.command]
         return command(args, console)
     except _UsageError as e:
         _error(str(e))
