@@ -44,7 +44,8 @@ def param(
 ) -> Any:
     """Declare a config field with its default, a one-line doc and its allowed range.
 
-    Bounds apply to a number or to every element of a tuple; ``choices`` restricts the value
+    Bounds apply to a number or to every element of a tuple (a tuple field may be empty only
+    when its default is empty); ``choices`` restricts the value
     (for ``Literal`` fields the choices are read from the annotation).
     """
     bounds = {k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le).items() if v is not None}
@@ -148,9 +149,16 @@ class Config:
                 ) from None
             object.__setattr__(self, f.name, value)
             self._check_field(f, value)
-        self.validate()
+        try:
+            self.validate()
+        except ConfigError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, LookupError) as err:
+            raise ConfigError(f"invalid config: {err}") from None
 
     def _check_field(self, f: dataclasses.Field, value: Any) -> None:
+        if value == () and f.default != ():  # a list field may be empty only if its default is
+            raise ConfigError(f"config field '{f.name}': needs at least one value")
         choices = f.metadata.get("choices")
         items = value if isinstance(value, tuple) else (value,)
         for item in items:

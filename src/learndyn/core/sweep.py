@@ -24,6 +24,8 @@ import itertools
 import json
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,10 +246,24 @@ def _run_local(todo, progress, tick, done: int) -> dict[Task, str]:
     return failed
 
 
+def die_with_parent(parent: int) -> None:
+    """In a worker process: exit as soon as ``parent`` (the sweep) is gone, even when it was
+    killed with SIGKILL and could not shut its pool down (a watcher thread polls twice a
+    second)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="learndyn-die-with-parent", daemon=True).start()
+
+
 def _run_pool(todo, workers: int) -> dict[Task, str]:
     failed = {}
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context,
+                                initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_task, task): task for task in todo}
         for future in cf.as_completed(futures):
             try:
@@ -289,8 +305,14 @@ def _run_dask(todo, workers, scheduler, processes: bool, attempt: int) -> dict[T
 # ---- merging ------------------------------------------------------------------------------
 def merge(tasks: Sequence[Task], grid: Mapping[str, Sequence[Any]]) -> tuple[xr.Dataset,
                                                                               list[Check]]:
-    """One Dataset with a dimension per swept field, and every point's checks."""
-    parts, checks = [], []
+    """One Dataset with a dimension per swept field, and every point's checks.
+
+    Where a swept field changes a coordinate (the recorded steps of a learning-rate sweep, the
+    modes of a width sweep), that dimension ``d`` becomes positional, ``d_index``, and its
+    coordinates (``d`` itself and those along it, such as ``step``) are kept per grid point
+    with the grid dimensions; shorter points are padded with NaN.
+    """
+    points, checks = [], []
     for task in tasks:
         with xr.open_dataset(task.shard, engine="h5netcdf") as shard:
             shard = shard.load()
@@ -299,16 +321,47 @@ def merge(tasks: Sequence[Task], grid: Mapping[str, Sequence[Any]]) -> tuple[xr.
             point = dict(point)
             ds = shard.isel(point=i, drop=True)
             ds.attrs = {}
-            parts.append(ds.expand_dims({k: [_label(v)] for k, v in point.items()}))
+            points.append((point, ds))
             label = point_label(point)
             for c in per_point[i]:
                 check = Check.from_dict(c)
                 checks.append(Check(check.id, f"{label}: {check.name}", check.value,
                                     check.threshold, check.passed, check.claim,
                                     check.comparison))
+    varying = _varying_dims([ds for _, ds in points])
+    parts, moved = [], set()
+    for point, ds in points:
+        ds, names = _positional(ds, varying)
+        moved |= names
+        parts.append(ds.expand_dims({k: [_label(v)] for k, v in point.items()}))
     merged = xr.merge(parts, join="outer", compat="no_conflicts", combine_attrs="drop")
+    merged = merged.set_coords(sorted(moved))
     order = {k: [_label(v) for v in values] for k, values in grid.items()}
     return merged.reindex(order), checks
+
+
+def _varying_dims(datasets: Sequence[xr.Dataset]) -> list[str]:
+    """Dimensions whose index coordinate is not the same at every grid point."""
+    dims = {d for ds in datasets for d in ds.indexes if d != "check"}
+    return sorted(d for d in dims if any(
+        d not in ds.indexes or not ds.indexes[d].equals(datasets[0].indexes[d])
+        for ds in datasets))
+
+
+def _positional(ds: xr.Dataset, dims: Sequence[str]) -> tuple[xr.Dataset, set[str]]:
+    """``ds`` with each of ``dims`` made positional (``d`` -> ``d_index``); its coordinates
+    become variables (they are set back as coordinates after the merge)."""
+    names: set[str] = set()
+    for d in dims:
+        if d not in ds.dims:
+            continue
+        along = [c for c in ds.coords if c != d and ds[c].dims == (d,)]
+        values = xr.Variable((f"{d}_index",), ds[d].values, ds[d].attrs)
+        ds = ds.drop_vars(d).rename_dims({d: f"{d}_index"}).reset_coords(along)
+        ds = ds.assign_coords({f"{d}_index": np.arange(ds.sizes[f"{d}_index"])})
+        ds[d] = values
+        names |= {d, *along}
+    return ds, names
 
 
 def headline_figure(ds: xr.Dataset, grid: Mapping[str, Sequence[Any]], label: str):
