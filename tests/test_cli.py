@@ -272,3 +272,35 @@ def test_a_failed_ode_solve_names_the_study_and_the_regime():
     with pytest.raises(api.SolveError, match=r"alignment.*solver steps.*sigma_h=100"):
         with api._failures(study, config, "quick"):
             ode.solve(lambda t, y, a: y * y, 1.0, [0.0, 10.0], max_steps=4)
+
+
+# ---- a command line that explains itself ----------------------------------------------------
+
+
+def test_help_and_list_import_no_jax():
+    code = ("import sys, io, contextlib; from learndyn import cli; "
+            "out = io.StringIO(); "
+            "ctx = contextlib.redirect_stdout(out); ctx.__enter__(); "
+            "assert cli.main(['list']) == 0; ctx.__exit__(None, None, None); "
+            "assert 'deep_linear' in out.getvalue(); "
+            "assert 'jax' not in sys.modules and 'xarray' not in sys.modules, 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_run_help_lists_the_fields_and_presets(capsys):
+    code, out, _ = run_cli(capsys, "run", "deep_linear", "--help")
+    assert code == 0
+    for needle in ("--preset", "n_hidden", "hidden width", "> 0", "paper", "hierarchy"):
+        assert needle in out, needle
+    code, out2, _ = run_cli(capsys, "describe", "deep_linear")
+    assert code == 0 and "singular_values" in out2
+
+
+def test_failing_sweep_names_the_checks_per_point_and_show_reads_any_folder(capsys, tmp_path):
+    out = tmp_path / "sweep"
+    code, text, _ = run_cli(capsys, "sweep", "deep_linear", *FAST, "--grid", "lr=0.004,0.15",
+                            "--out", str(out))
+    assert code == 3, text
+    assert "failed at lr=0.15:" in text and "failed at lr=0.004" not in text
+    code, text, _ = run_cli(capsys, "show", str(out))
+    assert code == 0 and "sweep" in text and "swept: lr = 0.004, 0.15" in text

@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import jax
 import matplotlib.pyplot as plt
 import xarray as xr
 
-from . import registry
+from . import __version__, registry
 from .core import store
 from .core import sweep as sweeps
 from .core.config import Config, ConfigError
@@ -29,10 +28,6 @@ from .core.study import Check, Progress
 
 __all__ = ["Result", "SolveError", "load", "run", "sweep"]
 
-try:
-    __version__ = version("learndyn")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
 
 
 @dataclass

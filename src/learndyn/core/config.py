@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-__all__ = ["Config", "ConfigError", "param"]
+__all__ = ["Config", "ConfigError", "describe_fields", "param"]
 
 
 class ConfigError(ValueError):
@@ -292,3 +292,21 @@ def read_values(path: str | Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a table of field = value")
     return values
+
+
+def describe_fields(config: type[Config]) -> list[tuple[str, str, str, str, str]]:
+    """(field, type, default, allowed values, meaning) of every field of a config class."""
+    hints = typing.get_type_hints(config)
+    rows = []
+    for f in dataclasses.fields(config):
+        symbols = {op: _OPS[op][1] for op in _OPS}
+        allowed = [f"{symbols[op]} {bound}" for op, bound in f.metadata.get("bounds", {}).items()]
+        if f.metadata.get("choices"):
+            allowed.append("one of " + ", ".join(map(repr, f.metadata["choices"])))
+        default = f.default
+        shown = "none" if default is None else (
+            ",".join(map(str, default)) or "(empty)" if isinstance(default, tuple) else
+            str(default).lower() if isinstance(default, bool) else str(default))
+        rows.append((f.name, _describe(hints[f.name]), shown, "; ".join(allowed),
+                     f.metadata.get("doc", "")))
+    return rows

@@ -337,7 +337,8 @@ def simulate(
         seeds: integer seeds; seed ``s`` uses ``key(s)`` split into init and step keys.
         record_at: increasing step counts, the first one 0 (from :func:`record_steps`).
         args: constants passed to the functions (not vmapped over seeds).
-        progress: called with (steps done, total steps, label) after every call.
+        progress: called with (steps done, total steps, label) before the first call (0 steps
+            done: it compiles) and after every call that advanced.
         n_chunks: records are split into this many groups; ``stop_when`` is asked after each.
         batched: every leaf of ``args`` carries a leading axis of B values (e.g. sweep points
             that keep array shapes); all B x seeds runs are vmapped into one program.
@@ -396,6 +397,8 @@ def simulate(
 
     pieces: list[dict[str, np.ndarray]] = []
     budget, done_steps, stopped = 64, 0, False
+    if progress is not None:
+        progress(0, total, label)  # the first call compiles: a display may say so
     with cf.ThreadPoolExecutor(len(parts)) as pool:
         for group in record_groups:
             segments = _segments(record_at, group)
@@ -421,7 +424,7 @@ def simulate(
                 if n and elapsed > 0:  # aim the next call at chunk_seconds (at most 8x more)
                     budget = int(np.clip(n * chunk_seconds / elapsed, max(1, budget // 8),
                                          8 * budget))
-                if progress is not None:
+                if progress is not None and n:
                     progress(done_steps, total, label)
             values = {k: np.concatenate([p[k] for p in pieces], axis=seed_axis + 1)
                       for k in pieces[0]}
