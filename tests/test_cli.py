@@ -304,3 +304,22 @@ def test_failing_sweep_names_the_checks_per_point_and_show_reads_any_folder(caps
     assert "failed at lr=0.15:" in text and "failed at lr=0.004" not in text
     code, text, _ = run_cli(capsys, "show", str(out))
     assert code == 0 and "sweep" in text and "swept: lr = 0.004, 0.15" in text
+
+
+def test_second_process_reuses_the_compiled_programs(tmp_path):
+    """The first run fills the store's compilation cache; a second process running the same
+    study (forced, so it computes again) finds every program there and writes nothing new."""
+    import os
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    env = {**os.environ, "LEARNDYN_HOME": str(tmp_path / "store"),
+           "LEARNDYN_STUDIES": "sweep_toy=sweep_toy:TOY",
+           "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    cache = tmp_path / "store" / ".jax-cache"
+    counts = []
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "learndyn", "run", "sweep_toy", "--force"],
+                       env=env, check=True, capture_output=True, timeout=300)
+        counts.append(len(list(cache.iterdir())))
+    assert counts[0] > 0 and counts[1] == counts[0], counts

@@ -112,6 +112,7 @@ def run(
         cached.cached = True
         return cached
 
+    store.use_compilation_cache()
     started = time.perf_counter()
     with jax.enable_x64(True), _failures(st, config, preset):  # theory in float64
         dataset = st.run(config, seeds=seed_list, progress=progress)
@@ -272,6 +273,7 @@ def sweep(
             shard.unlink()
     tasks = sweeps.plan(st, registry.target(st.name), base, values, seed_list, shard_dir,
                         __version__)
+    store.use_compilation_cache()
     failed = sweeps.execute(tasks, executor, workers=workers, scheduler=scheduler,
                             dask_processes=dask_processes, retries=retries, progress=progress)
     if failed:

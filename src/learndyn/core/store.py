@@ -42,6 +42,7 @@ __all__ = [
     "atomic_write",
     "clean_litter",
     "code_hash",
+    "use_compilation_cache",
     "write_files",
     "home",
     "is_run",
@@ -64,6 +65,28 @@ class StoreError(RuntimeError):
 def home() -> Path:
     """The default store: ``$LEARNDYN_HOME`` or ``./learndyn-runs``."""
     return Path(os.environ.get("LEARNDYN_HOME", "learndyn-runs"))
+
+
+def use_compilation_cache() -> Path | None:
+    """Keep JAX's compiled programs on disk, so a second run in a new process does not
+    compile again: in ``$LEARNDYN_COMPILATION_CACHE``, default ``<store>/.jax-cache`` (safe to
+    delete; ``off`` disables it). A cache directory the user set for JAX is left as it is.
+    Returns the directory in use."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
+    where = os.environ.get("LEARNDYN_COMPILATION_CACHE", str(home() / ".jax-cache"))
+    if where.strip().lower() in ("off", "none", "0", ""):
+        return None
+    try:
+        Path(where).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", where)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return Path(where)
 
 
 @functools.cache

@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from .config import Config, ConfigError
-from .store import atomic_write
+from .store import atomic_write, use_compilation_cache
 from .study import Check, Progress, Study
 
 __all__ = [
@@ -156,6 +156,7 @@ def run_task(task: Task, progress: Progress | None = None) -> str:
     """Run a task's points (vmapped where the study allows) and write its shard atomically."""
     study = _load_study(task.target)
     configs = [study.config.from_dict(json.loads(c)) for c in task.configs]
+    use_compilation_cache()  # worker processes share the compiled programs on disk
     with jax.enable_x64(True):  # as learndyn.run computes a study
         if study.run_batch is not None and len(configs) > 1:
             datasets = study.run_batch(configs, seeds=list(task.seeds), progress=progress)
