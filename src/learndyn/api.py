@@ -104,7 +104,8 @@ def run(
     st = registry.get(study)
     config = _build_config(st, preset, overrides, config_file)
     seed_list = _seed_list(st.presets[preset].seeds if seeds is None else seeds)
-    key = store.run_key(st.name, config.to_dict(), seed_list, __version__)
+    key = store.run_key(st.name, config.to_dict(), seed_list, __version__,
+                        store.source_hash(st.run))
     target = _destination(out, store.home() / f"{st.name}-{key}")
 
     if _claim(target, key, force, allowed=()):
@@ -260,7 +261,7 @@ def sweep(
     seed_list = _seed_list(st.presets[preset].seeds if seeds is None else seeds)
     grid_json = json.dumps(values, default=list)
     key = store.run_key(f"{st.name}/sweep", {**base.to_dict(), "grid": grid_json}, seed_list,
-                        __version__)
+                        __version__, store.source_hash(st.run))
     target = _destination(out, store.home() / f"{st.name}-sweep-{key}")
     if _claim(target, key, force, allowed=("shards",)):
         cached = load(target)

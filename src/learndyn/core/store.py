@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -51,6 +52,7 @@ __all__ = [
     "read_checks",
     "read_dataset",
     "run_key",
+    "source_hash",
     "write_run",
 ]
 
@@ -99,11 +101,22 @@ def code_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def run_key(study: str, config: Mapping[str, Any], seeds: Sequence[int], version: str) -> str:
-    """Content hash of everything that determines a run's numbers (the code included)."""
+def source_hash(fn: Any) -> str:
+    """SHA-256 (16 hex digits) of the file that defines ``fn`` ("" if it has none): a study
+    registered from outside the package brings its own code into its run keys."""
+    try:
+        return hashlib.sha256(Path(inspect.getfile(fn)).read_bytes()).hexdigest()[:16]
+    except (TypeError, OSError):
+        return ""
+
+
+def run_key(study: str, config: Mapping[str, Any], seeds: Sequence[int], version: str,
+            code: str = "") -> str:
+    """Content hash of everything that determines a run's numbers: the package's source and
+    ``code`` (e.g. :func:`source_hash` of the study's module) included."""
     blob = json.dumps(
         {"study": study, "config": dict(config), "seeds": list(seeds), "version": version,
-         "code": code_hash()},
+         "code": code_hash() + code},
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
