@@ -286,7 +286,7 @@ def sweep(
     dataset.attrs.update(study=st.name, preset=preset, config=base.to_json(),
                          seeds=json.dumps(seed_list), version=__version__, key=key,
                          grid=grid_json, kind="sweep", paper=st.paper, claim=st.claim)
-    fig = sweeps.headline_figure(dataset, values, st.headline_label)
+    fig = sweeps.headline_figure(dataset, values, st.headline_label, base)
     header = (f"learndyn {__version__}: sweep of {st.name}, preset {preset}, seeds {seed_list}"
               f"\ngrid: {grid_json}")
     try:

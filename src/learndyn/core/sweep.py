@@ -18,6 +18,7 @@ its grid point while every finished shard is kept.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import importlib
 import itertools
@@ -365,16 +366,29 @@ def _positional(ds: xr.Dataset, dims: Sequence[str]) -> tuple[xr.Dataset, set[st
     return ds, names
 
 
-def headline_figure(ds: xr.Dataset, grid: Mapping[str, Sequence[Any]], label: str):
-    """The study's headline number against the first swept field (one line per other point)."""
+def headline_figure(ds: xr.Dataset, grid: Mapping[str, Sequence[Any]], label: str,
+                    config: Config | None = None):
+    """The study's headline number against the first swept field (one line per other point),
+    captioned. Field docs from ``config`` label the axes; a field spanning a decade or more is
+    drawn on a log axis; integer fields get integer ticks."""
+    from matplotlib.ticker import MaxNLocator
+
     from . import plotting
+
+    def describe(field: str) -> str:
+        doc = ""
+        if config is not None:
+            for f in dataclasses.fields(config):
+                if f.name == field:
+                    doc = f.metadata.get("doc", "")
+        return f"{field} ({doc})" if doc else field
 
     fields = list(grid)
     first, rest = fields[0], fields[1:]
     x_labels = list(ds[first].values)
     numeric = all(isinstance(v, int | float | np.number) for v in x_labels)
     x = np.asarray(x_labels, dtype=float) if numeric else np.arange(len(x_labels))
-    fig, axes = plotting.figure(width=5.0, height=3.6)
+    fig, axes = plotting.figure(width=4.5, height=3.4)
     ax = axes[0, 0]
     combos = list(itertools.product(*(list(ds[f].values) for f in rest))) or [()]
     for color, combo in zip(plotting.colors(len(combos)), combos):
@@ -385,12 +399,22 @@ def headline_figure(ds: xr.Dataset, grid: Mapping[str, Sequence[Any]], label: st
         ax.plot(x, y, "-", color=color, label=name)
         ax.scatter(x[passed], y[passed], color=color, marker="o", zorder=3)
         ax.scatter(x[~passed], y[~passed], color=color, marker="x", zorder=3)
-    if numeric and np.all(x > 0) and x.max() / x.min() > 20:
+    if numeric and np.all(x > 0) and x.max() / x.min() >= 10:
         ax.set_xscale("log")
+        ax.set_xlim(x.min() / 1.3, x.max() * 1.3)  # also when every headline is NaN
+    elif numeric and all(float(v).is_integer() for v in x):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if not numeric:
         ax.set_xticks(x, [str(v) for v in x_labels])
-    ax.set(xlabel=first, ylabel=label or "headline",
+    y_all = np.asarray(ds["headline"].values, dtype=float)
+    y_all = y_all[np.isfinite(y_all)]
+    if y_all.size and np.all(y_all > 0) and y_all.max() / y_all.min() >= 10:
+        ax.set_yscale("log")
+    ax.set(xlabel=describe(first), ylabel=label or "fraction of checks passed",
            title="o: all checks passed   x: some failed")
     if rest:
-        ax.legend(fontsize=8)
-    return fig
+        ax.legend(fontsize=8, title=", ".join(rest), title_fontsize=8)
+    return plotting.captioned(
+        fig, f"The study's headline number ({label or 'fraction of checks passed'}) at every "
+             f"grid point of the sweep over {', '.join(fields)}; circles mark points where "
+             "every check passed, crosses points where some failed.")
