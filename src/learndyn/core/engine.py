@@ -21,9 +21,11 @@ for ``t < 2**31`` and ``fold_in(fold_in(seed_key, t >> 31), t mod 2**31)`` beyon
 non-finite state (or whatever the cheap ``finite`` test looks at) stops the run with
 :class:`DivergenceError` naming the step.
 
-Seeds are vmapped into one program (``groups=1``), or split into groups run concurrently in
-threads, each group vmapped (``groups=k``; XLA releases the GIL; ``vmap_seeds=False`` is one
-seed per thread). The numbers do not depend on the grouping, the chunking or the seeds beside.
+Seeds are vmapped into one program (``groups=1``), or, on a CPU, split into groups run
+concurrently in threads, each group vmapped (``groups=k``; XLA releases the GIL;
+``vmap_seeds=False`` is one seed per thread). On an accelerator all seeds are always one
+vmapped program on the device. The numbers do not depend on the grouping, the chunking or the
+seeds beside.
 
 :func:`gradient_step` builds ``step`` from a loss and an ``optax`` optimiser, for full-batch
 (``batch = args``) or online (``batch = sample(key, args)``) training.
@@ -373,6 +375,8 @@ def simulate(
     seed_axis = 1 if batched else 0
     _raise_if_diverged(carry[0], seeds, 0, batched)
     n_groups = len(seeds) if not vmap_seeds else max(1, min(groups or 1, len(seeds)))
+    if jax.default_backend() != "cpu":
+        n_groups = 1  # on an accelerator all seeds are one vmapped program on the device
     parts = [p for p in np.array_split(np.arange(len(seeds)), n_groups) if len(p)]
 
     def take(tree, part):
