@@ -43,7 +43,8 @@ from ..core.config import ConfigError
 
 __all__ = [
     "NLGP", "Alg", "Bernoulli", "Elliptical", "Gaussian", "Laplace", "Marginal", "Uniform",
-    "correlation_map", "covariance", "expect", "hermite_coefficients", "kurtosis", "parse",
+    "correlation_map", "covariance", "expect", "finite_moment", "hermite_coefficients",
+    "kurtosis", "parse",
     "quadrature", "ring_covariance", "ring_factor", "sample", "task_batch",
 ]
 
@@ -491,6 +492,11 @@ def kurtosis(marginal: Marginal, *, L: int | None = None) -> float:
     return marginal.kurtosis()
 
 
+def finite_moment(marginal: Marginal, n: float) -> bool:
+    """Whether E|x|^n is finite (only Alg(k) has heavy tails: finite for n < k)."""
+    return not isinstance(marginal, Alg) or n < marginal.k
+
+
 def parse(spec: str) -> Marginal:
     """A marginal from its name: ``nlgp:G``, ``alg:K``, ``gaussian``, ``uniform``, ``laplace``,
     ``bernoulli``, ``elliptical:shell`` or ``elliptical:artanh``."""
@@ -520,7 +526,12 @@ def sample(key: jax.Array, marginal: Marginal, *, n: int, L: int, xi: float,
     """n samples (n, L) of one class (correlation length xi), in ``dtype``; jit-friendly."""
     factor = jnp.asarray(ring_factor(L, xi), dtype)
     c = {k: jnp.asarray(v, dtype) for k, v in marginal.constants().items()}
-    return marginal.draw(key, factor, n, c)
+    return _sample(marginal.draw, int(n), key, factor, c)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _sample(draw, n, key, factor, c):
+    return draw(key, factor, n, c)
 
 
 def task_batch(key: jax.Array, draw: Draw, c: dict, factor0: jax.Array, factor1: jax.Array,

@@ -47,8 +47,26 @@ from . import data
 __all__ = [
     "PhiTable", "c_elliptical", "integrate", "integrate_many", "interpolate", "linear_fixed_point",
     "phi",
-    "phi_expansion", "phi_rademacher", "phi_slope", "phi_table", "small_a_fit",
+    "phi_expansion", "phi_rademacher", "phi_slope", "phi_table", "predicted_regime",
+    "small_a_fit",
 ]
+
+#: kurtosis at or below which a single neuron is predicted to localize within the run
+LOCALIZING_KURTOSIS = 2.0
+#: kurtosis at or above which (Gaussian to super-Gaussian) it is predicted not to
+DELOCALIZED_KURTOSIS = 2.99
+
+
+def predicted_regime(marginal: data.Marginal, *, L: int | None = None) -> str | None:
+    """"localized" for clearly sub-Gaussian marginals (kurtosis <= 2), "delocalized" for
+    elliptical data (exact linear drive) and kurtosis >= 2.99, None in between (the
+    amplifier (3 - kappa)/6 is weak there and the outcome depends on time and noise)."""
+    if isinstance(marginal, data.Elliptical):
+        return "delocalized"
+    kappa = data.kurtosis(marginal, L=L)
+    if kappa <= LOCALIZING_KURTOSIS:
+        return "localized"
+    return "delocalized" if kappa >= DELOCALIZED_KURTOSIS else None
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 
