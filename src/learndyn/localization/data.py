@@ -44,7 +44,7 @@ from ..core.config import ConfigError
 __all__ = [
     "NLGP", "Alg", "Bernoulli", "Elliptical", "Gaussian", "Laplace", "Marginal", "Uniform",
     "correlation_map", "covariance", "expect", "finite_moment", "hermite_coefficients",
-    "kurtosis", "parse",
+    "kurtosis", "parse", "ring_kernel",
     "quadrature", "ring_covariance", "ring_factor", "sample", "task_batch",
 ]
 
@@ -57,13 +57,25 @@ def _check_ring(L: int, xi: float) -> None:
         raise ConfigError(f"field 'xi': correlation length must be > 0, got {xi!r}")
 
 
-def ring_covariance(L: int, xi: float) -> np.ndarray:
-    """C^xi_ij = exp(-d_ij^2 / xi^2) with the ring distance, float64 (L, L)."""
+def ring_kernel(L: int, xi: float) -> np.ndarray:
+    """exp(-d_ij^2 / xi^2) with the ring distance d_ij = min(|i-j|, L-|i-j|), float64 (L, L)."""
     _check_ring(L, xi)
     i = np.arange(L)
     d = np.abs(i[:, None] - i[None, :])
     d = np.minimum(d, L - d)
     return np.exp(-(d.astype(np.float64) ** 2) / xi**2)
+
+
+def ring_covariance(L: int, xi: float) -> np.ndarray:
+    """C^xi: the latent covariance actually sampled, Lambda Lambda^T (float64 (L, L)).
+
+    It equals :func:`ring_kernel` wherever the kernel is positive semi-definite (to 1e-15 for
+    L = 40, xi <= 3); on small rings with long correlations, where wrapping makes some Fourier
+    eigenvalues negative, it is the kernel with those eigenvalues set to 0 and the diagonal
+    scaled back to 1.
+    """
+    F = ring_factor(L, xi)
+    return F @ F.T
 
 
 @functools.cache
@@ -82,7 +94,8 @@ def _fourier_basis(L: int) -> np.ndarray:
 def _factor(L: int, xi: float) -> np.ndarray:
     U = _fourier_basis(L)
     # U diagonalises every circulant: lambda_k = (U^T C U)_kk = sum_j C_0j cos(2 pi k j / L)
-    lam = np.maximum(np.diag(U.T @ ring_covariance(L, xi) @ U), 0.0)
+    lam = np.maximum(np.diag(U.T @ ring_kernel(L, xi) @ U), 0.0)
+    lam = lam / (U[0] ** 2 @ lam)  # unit latent variance after clipping
     out = U * np.sqrt(lam)[None, :]
     out.setflags(write=False)
     return out
@@ -407,8 +420,10 @@ def _draw_shell(key, factor, n, c):
 
 def _draw_artanh(key, factor, n, c):
     k1, k2 = jax.random.split(key)
-    u = jax.random.uniform(k2, (n, 1), factor.dtype)
-    r = 2.0 + 0.5 * (jnp.log1p(u) - jnp.log1p(-u))
+    u = jax.random.uniform(k2, (n, 1), factor.dtype)  # in [0, 1): artanh(u) is finite
+    # (written as 0.5 (log1p(u) - log1p(-u)) this fused wrongly on XLA:CPU, jax 0.10.2, for
+    # n >= 5000: r came out near 2; test_unit_variance_of_the_other_families guards it)
+    r = 2.0 + jnp.arctanh(u)
     return _sphere(k1, factor, n) * r / c["radial_rms"]
 
 
@@ -478,8 +493,9 @@ def correlation_map(marginal: Marginal, rho) -> np.ndarray:
 
 def covariance(marginal: Marginal, *, L: int, xi: float) -> np.ndarray:
     """Exact covariance of x (float64 (L, L)): the marginal's map applied to C^xi, unit diagonal."""
-    C = ring_covariance(L, xi)
-    row = np.asarray(marginal.correlation(C[0]))  # circulant: one row determines all
+    latent = ring_covariance(L, xi)[0].copy()  # circulant: one row determines all
+    latent[0] = 1.0
+    row = np.array(marginal.correlation(latent), dtype=np.float64)
     row[0] = 1.0
     i = np.arange(L)
     return row[(i[None, :] - i[:, None]) % L]

@@ -61,7 +61,8 @@ def glorot(key: jax.Array, shape: tuple[int, int], init_scale, dtype=jnp.float32
 
 def forward(params: dict, x: jax.Array, network: Network = SINGLE, bias=0.0) -> jax.Array:
     """y_hat for inputs x (n, L); ``bias`` is used when the bias is not a parameter."""
-    h = _ACT[network.activation](x @ params["W"].T + params.get("b", bias))
+    b = params.get("b")
+    h = _ACT[network.activation](x @ params["W"].T + (bias if b is None else b[None, :]))
     v = params.get("v")
     return h.mean(-1) if v is None else h @ v / h.shape[-1]
 
