@@ -218,6 +218,12 @@ def many_neurons(ds: xr.Dataset, L: int) -> list[Check]:
     wider bumps); reference: <= 10% of neurons above 4/L (random init has ~3/L, and the
     shared read-out lets Gaussian neurons form smooth bumps, so IPR alone is a weak test
     there: the figure shows their shape).
+
+    Our closure ODE (where run): for Gaussian-like data phi is exactly linear and Stein's
+    lemma makes the output-feedback term exact, so the closure is the population gradient
+    flow and differs from SGD only by batch noise: every neuron's final cosine with SGD
+    >= 0.9 (measured 0.97 at K = 20, 0.915 at K = 100) and median IPRs within 10% (measured
+    1.6%). For non-Gaussian data it is an approximation and is not checked.
     """
     fin = ds.isel(time=-1)
     marg = _marginals(ds)
@@ -248,4 +254,16 @@ def many_neurons(ds: xr.Dataset, L: int) -> list[Check]:
                                      f"{label}: fraction of neurons with IPR > 4/L",
                                      float(frac.max()), 0.1,
                                      "neurons do not localize on Gaussian data"))
+        if d in gauss and "weights_theory" in ds:
+            sel = fin.sel(dataset=d)
+            cos = observables.cosine(sel.weights_sim.values, sel.weights_theory.values)
+            out.append(Check.at_least(f"many_closure_{d}",
+                                      f"{label}: min neuron cosine(SGD, closure ODE)",
+                                      float(cos.min()), 0.9, "for Gaussian inputs the closure "
+                                      "is the exact population flow (ours)"))
+            ratio = float(np.max(np.abs(sel.median_ipr_sim / sel.median_ipr_theory - 1.0)))
+            out.append(Check.at_most(f"many_closure_ipr_{d}",
+                                     f"{label}: |median IPR SGD / closure ODE - 1|", ratio, 0.1,
+                                     "for Gaussian inputs the closure is the exact population "
+                                     "flow (ours)"))
     return out

@@ -225,7 +225,7 @@ def many_median_ipr(ds: xr.Dataset, L: int) -> Figure:
     _reference_lines(ax, L)
     ax.set(xlabel="SGD step", ylabel="median neuron IPR", title="localization over training")
     ax_p.set(xlim=(-0.5, L - 0.5), ylim=(-0.6, ds.sizes["dataset"] - 0.4),
-             xlabel="peak site", title="peaks of neurons with IPR > 4/L")
+             xlabel="peak site", title="peak sites (IPR > 4/L)")
     ax_p.set_yticks(range(ds.sizes["dataset"]), [str(x) for x in ds.label.values], fontsize=8)
     _legend_below(fig, ds, colors)
     return fig
