@@ -9,7 +9,7 @@ import pytest
 from scipy import special
 
 from learndyn.core.config import ConfigError
-from learndyn.localization import data
+from learndyn.localization import data, latent
 
 INDEPENDENT = 0.05  # correlation length at which ring sites are independent (C_01 = e^-400)
 
@@ -63,7 +63,7 @@ def test_exact_kurtosis_values():
 def _log_weight_moment(marginal, n):
     """E|x|^n by the latent quadrature in log space (no overflow in heavy tails)."""
     z, x, _ = data.quadrature(marginal)
-    z_all, wz = data._half_line_rule()
+    z_all, wz = latent.rule()
     logw = np.log(2 * wz) - z_all**2 / 2 - 0.5 * math.log(2 * math.pi)
     return float(np.sum(np.exp(n * np.log(np.abs(x)) + logw)))
 

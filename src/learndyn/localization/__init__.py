@@ -8,8 +8,8 @@ nonlinearity :func:`theory.phi` whose cubic term is proportional to 3 - kurtosis
 Studies: ``localization``, ``localization_kurtosis`` and ``localization_many``.
 """
 
-from . import data, model, observables, theory
+from . import data, latent, model, observables, simulate, theory
 
 STUDIES = ("localization", "localization_kurtosis", "localization_many")
 
-__all__ = ["STUDIES", "data", "model", "observables", "theory"]
+__all__ = ["STUDIES", "data", "latent", "model", "observables", "simulate", "theory"]

@@ -40,6 +40,8 @@ import numpy as np
 from scipy import special
 
 from ..core.config import ConfigError
+from . import latent
+from .latent import expect, hermite_coefficients, quadrature
 
 __all__ = [
     "NLGP", "Alg", "Bernoulli", "Elliptical", "Gaussian", "Laplace", "Marginal", "Uniform",
@@ -294,9 +296,9 @@ class Bernoulli(Marginal):
 
 @functools.cache
 def _bernoulli_scale() -> float:
-    z, wz = _half_line_rule()
+    z, wz = latent.rule()
     x = special.erf(50.0 * special.erf(z / math.sqrt(2.0)))
-    return 1.0 / math.sqrt(float(np.sum(2.0 * wz * _gauss(z) * x**2)))
+    return 1.0 / math.sqrt(float(np.sum(2.0 * wz * latent.density(z) * x**2)))
 
 
 @dataclass(frozen=True)
@@ -353,6 +355,7 @@ class Elliptical(Marginal):
     """
 
     radial: Literal["shell", "artanh"] = "shell"
+    single_site = False  # x_i is not a function of z_i alone
 
     def __post_init__(self):
         if self.radial not in ("shell", "artanh"):
@@ -425,65 +428,6 @@ def _draw_artanh(key, factor, n, c):
     # n >= 5000: r came out near 2; test_unit_variance_of_the_other_families guards it)
     r = 2.0 + jnp.arctanh(u)
     return _sphere(k1, factor, n) * r / c["radial_rms"]
-
-
-# ---- quadrature over the latent variable --------------------------------------------------
-def _gauss(z):
-    return np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
-
-
-@functools.cache
-def _half_line_rule(nodes: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre panels on [0, 40]: geometric from 1e-7 to 1 (steps of erf(g z) down to
-    g ~ 1e6 and of erf at a -> 1), then width 0.1 (heavy tails, Hermite functions)."""
-    edges = np.concatenate([[0.0], np.geomspace(1e-7, 1.0, 41), np.arange(1.1, 40.05, 0.1)])
-    t, w = np.polynomial.legendre.leggauss(nodes)
-    a, b = edges[:-1, None], edges[1:, None]
-    return ((b - a) / 2 * t + (a + b) / 2).ravel(), ((b - a) / 2 * w).ravel()
-
-
-@functools.cache
-def quadrature(marginal: Marginal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes z >= 0, x = T(z) and weights (float64) with E[f(z, x)] = sum(w f(z, x)) for every
-    f even under (z, x) -> (-z, -x) (x^4, |x|, x erf(a x), x h_n(z) for odd n, ...)."""
-    if isinstance(marginal, Elliptical):
-        raise TypeError("elliptical data have no single-site transform x = T(z)")
-    z, wz = _half_line_rule()
-    c = marginal.constants()
-    with jax.enable_x64(True):  # one compiled call, not one per operation
-        x = np.asarray(jax.jit(type(marginal).apply)(
-            jnp.asarray(z), {k: jnp.float64(v) for k, v in c.items()}))
-    w = 2.0 * wz * _gauss(z)
-    for arr in (z, x, w):
-        arr.setflags(write=False)
-    return z, x, w
-
-
-def expect(marginal: Marginal, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """E[fn(z, x)] over the marginal (fn even under sign flip; reduced over its last axis)."""
-    z, x, w = quadrature(marginal)
-    return np.sum(fn(z, x) * w, axis=-1)
-
-
-@functools.cache
-def hermite_coefficients(marginal: Marginal, n: int) -> np.ndarray:
-    """c_m = E[T(z) h_m(z)] for odd m = 1, 3, ..., <= n (h_m = He_m / sqrt(m!)), float64.
-
-    Computed with Hermite functions psi_m = h_m sqrt(phi), which stay bounded at every order.
-    """
-    z, wz = _half_line_rule()
-    _, x, _ = quadrature(marginal)
-    root = np.sqrt(_gauss(z))
-    weight = 2.0 * wz * x * root
-    prev, cur = root, z * root  # psi_0, psi_1
-    out = [np.sum(weight * cur)]
-    for m in range(1, n - 1, 2):
-        prev = (z * cur - np.sqrt(m) * prev) / np.sqrt(m + 1)  # psi_{m+1}
-        cur = (z * prev - np.sqrt(m + 1) * cur) / np.sqrt(m + 2)  # psi_{m+2}
-        out.append(np.sum(weight * cur))
-    out = np.asarray(out)
-    out.setflags(write=False)
-    return out
 
 
 def correlation_map(marginal: Marginal, rho) -> np.ndarray:

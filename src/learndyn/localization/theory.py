@@ -47,7 +47,8 @@ from . import data
 __all__ = [
     "PhiTable", "c_elliptical", "integrate", "integrate_many", "interpolate", "linear_fixed_point",
     "phi",
-    "phi_expansion", "phi_rademacher", "phi_slope", "phi_table", "predicted_regime",
+    "phi_expansion", "phi_quadrature", "phi_rademacher", "phi_slope", "phi_table",
+    "predicted_regime",
     "small_a_fit",
 ]
 
@@ -94,7 +95,10 @@ def _nodes(marginal: data.Marginal) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], w[keep]
 
 
-def _phi_quadrature(a: np.ndarray, marginal: data.Marginal) -> np.ndarray:
+def phi_quadrature(a: np.ndarray, marginal: data.Marginal) -> np.ndarray:
+    """phi by the latent quadrature for any single-site marginal (also the Gaussian, whose
+    closed form :func:`phi` uses; float64 NumPy in and out)."""
+    a = np.asarray(a, dtype=np.float64)
     x, w = _nodes(marginal)
     flat = np.clip(a.ravel(), -1.0, 1.0)
     out = np.empty_like(flat)
@@ -119,7 +123,7 @@ def phi(a, marginal: data.Marginal, *, L: int | None = None) -> np.ndarray:
     c = _linear_coefficient(marginal, L)
     if c is not None:
         return c * a
-    return _phi_quadrature(a, marginal)
+    return phi_quadrature(a, marginal)
 
 
 @float64
