@@ -25,14 +25,15 @@ from ..core.config import Config, ConfigError, param
 from ..core.study import Progress
 from . import data, model, observables, theory
 
-__all__ = ["SingleNeuronConfig", "compare", "drive_sample", "final", "generator_statistics"]
+__all__ = ["RingTaskConfig", "SingleNeuronConfig", "compare", "drive_sample", "final",
+           "generator_statistics"]
 
 PHI_GRID = np.linspace(-1.0, 1.0, 401)  #: a-grid on which phi is stored (0.005 apart)
 
 
 @dataclass(frozen=True)
-class SingleNeuronConfig(Config):
-    """One ReLU neuron, no bias, on the two-class ring task, one run per data set."""
+class RingTaskConfig(Config):
+    """The two-class ring task, online SGD and the data sets: fields shared by the studies."""
 
     datasets: tuple[str, ...] = param(
         ("nlgp:100", "nlgp:0.01", "alg:30", "alg:5", "elliptical:shell"),
@@ -47,8 +48,6 @@ class SingleNeuronConfig(Config):
     init_scale: float = param(1e-3, "Glorot init variance factor", gt=0)
     balanced_batches: bool = param(True, "exactly half of each batch per class (else i.i.d.)")
     dtype: Literal["float32", "float64"] = param("float32", "simulation precision")
-    moment_rows: int = param(50000, "rows per class drawn to measure each generator", ge=1000)
-    drive_samples: int = param(400000, "class-1 samples for the Monte Carlo drive", ge=1000)
 
     def validate(self) -> None:
         if not self.datasets:
@@ -72,6 +71,14 @@ class SingleNeuronConfig(Config):
     @property
     def record_at(self) -> np.ndarray:
         return np.arange(self.steps // self.record_every + 1) * self.record_every
+
+
+@dataclass(frozen=True)
+class SingleNeuronConfig(RingTaskConfig):
+    """One ReLU neuron, no bias, on the two-class ring task, one run per data set."""
+
+    moment_rows: int = param(50000, "rows per class drawn to measure each generator", ge=1000)
+    drive_samples: int = param(400000, "class-1 samples for the Monte Carlo drive", ge=1000)
 
 
 def _var(ds: xr.Dataset, name: str, dims, values, long_name: str, units: str = "") -> None:

@@ -17,48 +17,27 @@ import numpy as np
 import xarray as xr
 
 from ..core import plotting
-from ..core.config import Config, ConfigError, param
+from ..core.config import param
 from ..core.study import Check, Preset, Progress, Study
-from ..localization import claims, data, model, observables, plots, theory
+from ..localization import claims, data, model, observables, plots, simulate, theory
 
 __all__ = ["STUDY", "ManyConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
-class ManyConfig(Config):
+class ManyConfig(simulate.RingTaskConfig):
     """K neurons with the averaging read-out (defaults: the quick preset)."""
 
     datasets: tuple[str, ...] = param(
         ("nlgp:100", "nlgp:0.01", "alg:30", "alg:5"),
         "data sets: nlgp:G, alg:K, gaussian, uniform, laplace, bernoulli, elliptical:shell|artanh")
-    L: int = param(40, "sites on the ring", ge=3)
-    xi0: float = param(1.0, "correlation length of class y = 0 (short range)", gt=0)
-    xi1: float = param(3.0, "correlation length of class y = 1 (long range)", gt=0)
+    lr: float = param(1.0, "network learning rate eta_K (= K x the single-neuron rate)", gt=0)
+    record_every: int = param(50, "steps between records", ge=1)
     K: int = param(20, "neurons", ge=1)
     activation: Literal["relu", "sigmoid"] = param("relu", "hidden nonlinearity")
     bias: Literal["none", "fixed", "trainable"] = param("none", "hidden biases")
     bias_value: float = param(0.0, "fixed bias, or the initial value of a trainable one")
     readout: Literal["fixed", "trainable"] = param("fixed", "averaging read-out or learned v_k")
-    lr: float = param(1.0, "network learning rate eta_K (= K x the single-neuron rate)", gt=0)
-    batch: int = param(1000, "samples per SGD step (half of each class)", ge=2)
-    steps: int = param(2000, "SGD steps", ge=1)
-    record_every: int = param(50, "steps between records", ge=1)
-    init_scale: float = param(1e-3, "Glorot init variance factor", gt=0)
-    balanced_batches: bool = param(True, "exactly half of each batch per class (else i.i.d.)")
-    dtype: Literal["float32", "float64"] = param("float32", "simulation precision")
-
-    def validate(self) -> None:
-        if not self.datasets or len(set(self.datasets)) != len(self.datasets):
-            raise ConfigError("config field 'datasets': give distinct data sets")
-        for spec in self.datasets:
-            try:
-                data.parse(spec)
-            except ConfigError as err:
-                raise ConfigError(f"config field 'datasets': {err}") from None
-        if self.record_every > self.steps:
-            raise ConfigError(f"config field 'record_every': at most steps = {self.steps}")
-        if self.balanced_batches and self.batch % 2:
-            raise ConfigError("config field 'batch': balanced batches need an even size")
 
     @property
     def network(self) -> model.Network:
@@ -73,8 +52,7 @@ class ManyConfig(Config):
 def run(config: ManyConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """SGD of the K-neuron network per data set (and, where defined, our closure ODE)."""
     cfg = config
-    marginals = [data.parse(s) for s in cfg.datasets]
-    record_at = np.arange(cfg.steps // cfg.record_every + 1) * cfg.record_every
+    marginals, record_at = cfg.marginals, cfg.record_at
     recs = model.train(marginals, L=cfg.L, xi0=cfg.xi0, xi1=cfg.xi1, lr=cfg.lr, batch=cfg.batch,
                        record_at=record_at, seeds=seeds, network=cfg.network,
                        init_scale=cfg.init_scale, bias=cfg.bias_value, dtype=cfg.dtype,
