@@ -41,15 +41,17 @@ def param(
     lt: float | None = None,
     le: float | None = None,
     choices: Iterable[Any] | None = None,
+    empty_ok: bool | None = None,
 ) -> Any:
     """Declare a config field with its default, a one-line doc and its allowed range.
 
-    Bounds apply to a number or to every element of a tuple (a tuple field may be empty only
-    when its default is empty); ``choices`` restricts the value
+    Bounds apply to a number or to every element of a tuple. A tuple field may be empty when
+    ``empty_ok`` (default: when its default is empty); ``choices`` restricts the value
     (for ``Literal`` fields the choices are read from the annotation).
     """
     bounds = {k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le).items() if v is not None}
-    meta = {"doc": doc, "bounds": bounds, "choices": tuple(choices) if choices else None}
+    meta = {"doc": doc, "bounds": bounds, "choices": tuple(choices) if choices else None,
+            "empty_ok": default == () if empty_ok is None else empty_ok}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -157,7 +159,7 @@ class Config:
             raise ConfigError(f"invalid config: {err}") from None
 
     def _check_field(self, f: dataclasses.Field, value: Any) -> None:
-        if value == () and f.default != ():  # a list field may be empty only if its default is
+        if value == () and not f.metadata.get("empty_ok", True):
             raise ConfigError(f"config field '{f.name}': needs at least one value")
         choices = f.metadata.get("choices")
         items = value if isinstance(value, tuple) else (value,)

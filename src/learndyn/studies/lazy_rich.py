@@ -57,10 +57,11 @@ class LazyRichConfig(Config):
     unequal_dims: tuple[int, ...] = param((3, 4, 5), "(N_i, N_h, N_o) of the unequal sweep", gt=0)
     unequal_singular_values: tuple[float, ...] = param((3.0, 2.0, 1.0),
                                                        "unequal sweep: task singular values", gt=0)
-    unequal_lams: tuple[float, ...] = param((0.5, 2.0), "unequal sweep: lambdas (empty: none)")
+    unequal_lams: tuple[float, ...] = param((0.5, 2.0), "unequal sweep: lambdas (empty: none)",
+                                    empty_ok=True)
     reversal_s: float = param(1.0, "reversal: mode strength s (trained to s, target flips)", gt=0)
     reversal_lams: tuple[float, ...] = param((0.0, 0.5, 1.0, 2.0),
-                                             "reversal: lambdas (empty: none)")
+                                             "reversal: lambdas (empty: none)", empty_ok=True)
     store_matrices: bool = param(True, "store the matrices over time (else errors and scalars)")
 
     def validate(self) -> None:
