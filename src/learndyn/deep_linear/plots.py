@@ -78,12 +78,13 @@ def versus_lambda(ax: Axes, lams, theory, sim, *, color="k", label: str | None =
 
 
 def legend_below(fig: Figure, entries: Sequence[tuple[str, object]], *, ncols: int = 5,
-                 extra: Sequence[Line2D] = ()) -> None:
-    """One legend under the panels: the theory/simulation key, ``extra`` handles and colour
-    entries (name, colour)."""
-    handles = [Line2D([], [], color="0.3", lw=1.6, label="theory"),
+                 extra: Sequence[Line2D] = (), theory: str = "theory",
+                 simulation: str = "simulation") -> None:
+    """One legend under the panels: the theory/simulation key (labelled ``theory`` and
+    ``simulation``), ``extra`` handles and colour entries (name, colour)."""
+    handles = [Line2D([], [], color="0.3", lw=1.6, label=theory),
                Line2D([], [], color="0.3", marker="o", mfc="none", ls="none",
-                      label="simulation"), *extra]
+                      label=simulation), *extra]
     handles += [Line2D([], [], color=c, lw=3, label=name) for name, c in entries]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(ncols, len(handles)),
                fontsize=8)

@@ -175,13 +175,16 @@ def figures(ds: xr.Dataset, config: GatedGeneralisationConfig) -> dict:
             plotting.sim_band(ax, epochs, sel[name].values / E0, color=color, max_markers=20)
         ax.set(title=title, xlabel="epoch", ylabel=r"mean pathway error $E/E_0$", yscale="log",
                ylim=(1e-6, 10))
-    plots.legend_below(fig, [(rf"$\sigma_0 = {g:g}$", c) for g, c in zip(gains, colors)])
+    plots.legend_below(fig, [(rf"$\sigma_0 = {g:g}$", c) for g, c in zip(gains, colors)],
+                       theory=r"theory: decoupled init $b_0 = \sigma_0$",
+                       simulation="gradient descent, random orthogonal init", ncols=3)
     plotting.captioned(fig, (
         "Zero-shot generalisation against the init scale: trained pathways are fitted at every "
-        "gain, untrained ones only from small (rich) init; lazy runs keep their random maps "
-        "(error ~E0). Learning curves: gradient descent from random orthogonal init (markers) "
-        "and the reduced flow from decoupled init b0 = sigma0 (lines, where trained and "
-        "untrained pathways coincide), which the rich runs follow and the lazy ones do not."))
+        "gain, untrained ones only from small (rich) init, while lazy runs keep their random "
+        "maps (error ~E0). Learning curves: gradient descent from random orthogonal init "
+        "(markers) beside the reduced flow from decoupled init b0 = sigma0 (lines), which is "
+        "zero-shot by construction (trained and untrained pathways coincide) and learns "
+        "earlier than random init, whose hidden directions start unaligned."))
 
     fig_m, axes = plotting.figure(2, width=3.2)
     M = config.M

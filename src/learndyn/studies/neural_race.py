@@ -362,18 +362,19 @@ def figures(ds: xr.Dataset, config: NeuralRaceConfig) -> dict:
     plotting.captioned(fig, (
         f"Singular values of each layer on each mode (decoupled init b0 = {config.b0:g}: "
         "markers, seed mean; reduced flow: lines; the two modes with s = 3 coincide) and the "
-        "loss: the shared layer grows to sqrt(M) times the others; random orthogonal init "
-        f"(sigma0 = {config.sigma0:g}, dotted, and the orange loss) follows the same stages, "
-        "its late modes a few percent off in time."))
+        "loss: the shared layer grows to sqrt(M) times the others, and gradient descent at "
+        f"eta = {config.lr:g} lags the flow by a few percent in time (first-order "
+        f"discretisation); random orthogonal init (sigma0 = {config.sigma0:g}: dotted, and the "
+        "orange loss) goes through the same stages, its late modes a few percent off."))
 
     fig_r, axes = plotting.figure(3, width=3.5)
     ax = axes[0, 0]
     kcol = plotting.colors(ds.sizes["K"])
     kmax = max(config.ks)
-    for kk, color in zip(config.ks, kcol):
-        for i in distinct:
+    for n, (kk, color) in enumerate(zip(config.ks, kcol)):
+        for i in distinct:  # interleaved marker grids, so every K stays visible
             y = ds.K_product_sim.sel(K=kk).isel(mode=i).values[None]
-            plotting.sim_band(ax, t * kmax, y, color=color, max_markers=40)
+            plotting.sim_band(ax, t * kmax, y, color=color, max_markers=23 + 6 * n)
     for i in distinct:
         plotting.theory_line(ax, t * kmax, ds.mode_product_theory.isel(mode=i), color="0.3")
     ax.set(title="speed proportional to $K$", xlabel=r"$K t$",
@@ -395,7 +396,7 @@ def figures(ds: xr.Dataset, config: NeuralRaceConfig) -> dict:
                          label="shared path $u$")
     plotting.theory_line(ax, rt, ds.race_theory.sel(race_path="private"), color="C3",
                          label="private path $v$")
-    ax.set(title=f"minimal race, $n = {config.race_n}$ contexts (theory)",
+    ax.set(title=f"minimal race, $n = {config.race_n}$ (theory)",
            xlabel=r"time $t/\tau$", ylabel="path product", yscale="log")
     ax.legend(fontsize=8, loc="center right")
     plots.legend_below(fig_r, [(f"$K = {k}$ (decoupled)", c) for k, c in zip(config.ks, kcol)],
