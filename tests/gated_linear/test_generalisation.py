@@ -41,3 +41,13 @@ def test_bad_config():
         GatedGeneralisationConfig(gains=(1.0, 0.5))
     with pytest.raises(ConfigError, match="'offsets'"):
         GatedGeneralisationConfig(M=3, offsets=(0, 1, 2))
+
+
+def test_a_sweep_is_one_batch_with_the_same_numbers():
+    """run_batch over lr0 gives each config's own run (one vmapped program for the sweep)."""
+    small = dict(M=3, offsets=(0, 1), n_hidden=4, gains=(0.2, 2.5), epochs=30, num_records=4)
+    configs = [GatedGeneralisationConfig(lr0=lr0, **small) for lr0 in (0.006, 0.012)]
+    for ds, config in zip(STUDY.run_batch(configs, seeds=[0]), configs):
+        alone = STUDY.run(config, seeds=[0])
+        assert float(abs(ds.pathway_error_sim - alone.pathway_error_sim).max()) <= 1e-12
+        assert ds.time.values.tolist() == alone.time.values.tolist()

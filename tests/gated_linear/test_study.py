@@ -53,3 +53,14 @@ def test_bad_config():
         NeuralRaceConfig(ks=(1, 3, 4))
     with pytest.raises(ConfigError, match="'b0'"):
         NeuralRaceConfig(b0=-1.0)
+
+
+@pytest.mark.slow  # compiles the batched and the single routing programs (~1 min)
+def test_a_sweep_is_one_batch_with_the_same_numbers():
+    """run_batch over b0, sigma0 and lr gives each config's own run."""
+    small = dict(M=3, offsets=(0, 1), n_hidden=4, ks=(1, 2), epochs=40, num_records=11)
+    configs = [NeuralRaceConfig(**small), NeuralRaceConfig(b0=0.05, sigma0=0.3, lr=0.01, **small)]
+    for ds, config in zip(STUDY.run_batch(configs, seeds=[0, 1]), configs):
+        alone = STUDY.run(config, seeds=[0, 1])
+        for name in ("mode_product_sim", "Kt_half_sim", "mode_product_map", "sv_theory"):
+            np.testing.assert_allclose(ds[name], alone[name], rtol=0, atol=1e-12, err_msg=name)

@@ -137,23 +137,22 @@ def simulate_routing(task: RoutingTask, red: Reduction, *, kinds: Sequence[str],
 
     Args:
         task, red: the routing task and its reduction (:func:`.theory.reduce`).
-        lr, sigma0: numbers or one value per batch entry (learning rate; gain of the random
-            orthogonal init).
-        b0: decoupled init: every layer's singular value on every mode.
+        lr, b0, sigma0: numbers or one value per batch entry (learning rate; decoupled init:
+            every layer's singular value on every mode; gain of the random orthogonal init).
 
     Returns:
         (values, b0): float64 arrays (batch, seed, record, ...) ``mode_product`` (M, M, mode),
         ``pathway_error`` (M, M), ``layer_modes`` (layer, mode) and ``layer_sv`` (layer,
-        mode), and the reduction's initial strengths (edge, mode).
+        mode), and the reduction's initial strengths (batch, edge, mode).
     """
     U = red.bases["out0"][:, : red.r]
     V = red.bases["in0"][:, : red.r]
-    b0 = red.strengths(b0)
     B = len(kinds)
+    b0 = np.stack([red.strengths(float(x)) for x in np.broadcast_to(b0, (B,))])
     extra = {"bases": {v: jnp.asarray(b) for v, b in red.io_bases().items()},
-             "b0": jnp.asarray(b0), "U": jnp.asarray(U), "V": jnp.asarray(V),
-             "target": jnp.asarray(task.Y.T)}
+             "U": jnp.asarray(U), "V": jnp.asarray(V), "target": jnp.asarray(task.Y.T)}
     extra = {k: jax.tree.map(lambda x: jnp.stack([x] * B), v) for k, v in extra.items()}
+    extra["b0"] = jnp.asarray(b0)
     extra["random"] = jnp.array([k == "random" for k in kinds])
     extra["sigma0"] = jnp.broadcast_to(jnp.asarray(sigma0, jnp.float64), (B,))
     data_b = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * B), task.data)

@@ -76,17 +76,29 @@ class GatedGeneralisationConfig(Config):
 def run(config: GatedGeneralisationConfig, *, seeds,
         progress: Progress | None = None) -> xr.Dataset:
     """Train the routing network from every gain (one vmapped batch) for all seeds."""
-    seeds = list(seeds)
-    M, K = config.M, len(config.offsets)
-    task = data.routing_task(M, config.offsets, n_hidden=config.n_hidden)
+    return run_batch([config], seeds=seeds, progress=progress)[0]
+
+
+def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Dataset]:
+    """:func:`run` for configs differing only in ``lr0``: every gain of every config in one
+    vmapped batch."""
+    config = configs[0]
+    task = data.routing_task(config.M, config.offsets, n_hidden=config.n_hidden)
     red = theory.reduce(task.net, task.data)
     steps = record_steps(config.epochs, config.num_records)
-    gains = np.asarray(config.gains)
     values, _ = simulate.simulate_routing(
-        task, red, kinds=("random",) * len(gains), lr=config.lrs, b0=1.0, sigma0=gains,
-        steps=steps, seeds=seeds, dtype=config.dtype, progress=progress,
-        label="random orthogonal init, all gains")
-    err = values["pathway_error"]  # (gain, seed, time, i, j)
+        task, red, kinds=("random",) * sum(len(c.gains) for c in configs),
+        lr=np.concatenate([c.lrs for c in configs]), b0=1.0,
+        sigma0=np.concatenate([c.gains for c in configs]), steps=steps, seeds=list(seeds),
+        dtype=config.dtype, progress=progress, label="random orthogonal init, all gains")
+    n = len(config.gains)
+    return [_dataset(c, task, steps, list(seeds), values["pathway_error"][i * n:(i + 1) * n])
+            for i, c in enumerate(configs)]
+
+
+def _dataset(config, task, steps, seeds, err) -> xr.Dataset:
+    """Pathway errors (gain, seed, time, i, j) beside the decoupled reduced flow."""
+    M, K, gains = config.M, len(config.offsets), np.asarray(config.gains)
     times = steps[None, :] * config.lrs[:, None] * task.time_scale  # (gain, time)
     # reduced flow from decoupled init b0 = sigma0: every pathway, trained or not
     s = task.s
@@ -223,4 +235,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=("lr0",),
+    run_batch=run_batch,
 )

@@ -84,48 +84,70 @@ def _half(times, products, trained, s):
     return observables.half_times(times, products[..., trained, :].mean(axis=-2), s)
 
 
+#: fields that keep every array shape: a sweep over them runs as one vmapped program
+BATCH_FIELDS = ("b0", "sigma0", "lr", "race_u0")
+
+
 def run(config: NeuralRaceConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """Simulate decoupled, random and K-scan routing networks and evaluate the reduction."""
-    seeds = list(seeds)
-    M, K = config.M, len(config.offsets)
-    task = data.routing_task(M, config.offsets, n_hidden=config.n_hidden)
-    red = theory.reduce(task.net, task.data)
-    s, r = task.s, red.r
-    steps = record_steps(config.epochs, config.num_records)
-    times = steps * config.lr * task.time_scale
-    init = dict(b0=config.b0, sigma0=config.sigma0, dtype=config.dtype, seeds=seeds,
-                progress=progress, kinds=("decoupled", "random"))
+    return run_batch([config], seeds=seeds, progress=progress)[0]
 
-    # decoupled and random init (one vmapped batch) at lr, decoupled at lr/k
-    main, dec_half = None, []
-    for k in config.lr_divisors:
-        values, b0 = simulate.simulate_routing(task, red, lr=config.lr / k, steps=steps * k,
-                                               label=f"decoupled and random init, lr/{k}", **init)
-        main = values if k == 1 else main
-        dec_half.append(_half(times, values["mode_product"][0], task.trained, s))
+
+def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Dataset]:
+    """:func:`run` for configs differing only in :data:`BATCH_FIELDS`: every simulation of
+    all configs runs as one vmapped batch (decoupled and random init of each config)."""
+    config, n = configs[0], len(configs)
+    task = data.routing_task(config.M, config.offsets, n_hidden=config.n_hidden)
+    red = theory.reduce(task.net, task.data)
+    steps = record_steps(config.epochs, config.num_records)
+    init = dict(kinds=("decoupled", "random") * n,
+                b0=[x for c in configs for x in (c.b0, c.b0)],
+                sigma0=[x for c in configs for x in (c.sigma0, c.sigma0)], dtype=config.dtype,
+                seeds=list(seeds), progress=progress)
+
+    def lrs(k):  # one learning rate per batch entry
+        return [x for c in configs for x in (c.lr / k, c.lr / k)]
+
+    # decoupled and random init at lr (and decoupled at lr/k); K-scan: offsets 0..K-1 at lr, run
+    # to the same K t, in batches of one shape, so the compiled program is re-used
+    sims = [simulate.simulate_routing(task, red, lr=lrs(k), steps=steps * k,
+                                      label=f"decoupled and random init, lr/{k}", **init)
+            for k in config.lr_divisors]
+    kscan = []
+    for kk in config.ks:
+        task_k = data.routing_task(config.M, tuple(range(kk)), n_hidden=config.n_hidden,
+                                   num_samples=task.data.num_samples)
+        values, _ = simulate.simulate_routing(
+            task_k, theory.reduce(task_k.net, task_k.data), lr=lrs(1),
+            steps=steps * (max(config.ks) // kk), label=f"K-scan, K = {kk}", **init)
+        kscan.append(values["mode_product"][:, :, :, task_k.trained, :].mean(axis=-2))
+    return [_dataset(c, task, red, steps, list(seeds),
+                     [({k: v[2 * i:2 * i + 2] for k, v in values.items()}, b0[2 * i])
+                      for values, b0 in sims], [mean[2 * i:2 * i + 2] for mean in kscan])
+            for i, c in enumerate(configs)]
+
+
+def _dataset(config, task, red, steps, seeds, sims, kscan) -> xr.Dataset:
+    """Simulation beside the reduction for one config; ``sims`` = [(values, b0)] per lr
+    divisor and ``kscan`` = trained-pathway mean products per K, each (init, seed, ...)."""
+    M, K, s, r = config.M, len(config.offsets), task.s, red.r
+    times = steps * config.lr * task.time_scale
+    main, b0 = sims[0]
     dec = {name: v[0] for name, v in main.items()}
     rnd = {name: v[1] for name, v in main.items()}
+    dec_half = [_half(times, values["mode_product"][0], task.trained, s) for values, _ in sims]
 
     # the discrete reduced map at lr: exact for gradient descent from decoupled init
     b_map = red.euler(b0, config.lr, steps)  # (T, E, r)
     p_map = np.asarray(red.path_strengths(b_map)).reshape(len(steps), M, M, r)
     loss_map = task.time_scale / 2 * np.sum(((s - p_map) ** 2).sum(-1)[:, task.trained], -1)
 
-    # K-scan: offsets 0..K-1, same lr, run to the same K t. Decoupled and random init in one
-    # batch of the same shape as above, so the compiled program is re-used.
     kmax = max(config.ks)
-    k_half, k_half_rnd, k_products = [], [], []
-    for kk in config.ks:
-        task_k = data.routing_task(M, tuple(range(kk)), n_hidden=config.n_hidden,
-                                   num_samples=task.data.num_samples)
-        red_k = theory.reduce(task_k.net, task_k.data)
-        mult = kmax // kk
-        values, _ = simulate.simulate_routing(task_k, red_k, lr=config.lr, steps=steps * mult,
-                                              label=f"K-scan, K = {kk}", **init)
-        mean = values["mode_product"][:, :, :, task_k.trained, :].mean(axis=-2)
-        k_half.append(observables.half_times(times * mult, mean[0], s) * kk)
-        k_half_rnd.append(observables.half_times(times * mult, mean[1], s) * kk)
-        k_products.append(mean[0, 0])
+    k_half = [observables.half_times(times * (kmax // kk), mean[0], s) * kk
+              for kk, mean in zip(config.ks, kscan)]
+    k_half_rnd = [observables.half_times(times * (kmax // kk), mean[1], s) * kk
+                  for kk, mean in zip(config.ks, kscan)]
+    k_products = [mean[0, 0] for mean in kscan]
 
     th = theory.routing_predictions(s, config.b0, times, M=M, K=K, ks=config.ks)
     flow = th["flow"]
@@ -426,4 +448,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_batch,
 )
