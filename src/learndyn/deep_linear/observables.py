@@ -10,7 +10,8 @@
   representation change, all at once over a trajectory (:func:`trajectory_summary`);
 - lambda sweeps: the largest difference between +lambda and -lambda
   (:func:`mirror_difference`) and the steps in |lambda| where a quantity fails to fall
-  (:func:`count_not_falling`).
+  (:func:`count_not_falling`);
+- :func:`label`: the long_name and units of these quantities in a dataset.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 from scipy.signal import find_peaks
 
 from .model import product
@@ -27,6 +29,7 @@ from .model import product
 __all__ = [
     "half_times",
     "kernel_distance",
+    "label",
     "level_times",
     "loss_acceleration",
     "loss_drop_times",
@@ -250,3 +253,32 @@ def count_not_falling(values: np.ndarray, lams: np.ndarray) -> int:
         large = values[..., np.abs(lams) == hi].max(axis=-1)
         count += int(np.sum(~(large < small)))
     return count
+
+
+LABELS = {  # variable or coordinate: (long_name, units)
+    "mode_strength_sim": ("mode strength ũ_αᵀW_D⋯W₁ṽ_α (gradient descent)", ""),
+    "mode_strength_theory": ("mode strength ũ_αᵀW_D⋯W₁ṽ_α (theory)", ""),
+    "loss_sim": ("loss (c/2)‖Y − W_D⋯W₁X‖²_F (gradient descent)", ""),
+    "loss_theory": ("loss ½Σ_α(s_α − u_α)² + const (theory)", ""),
+    "t_half_sim": ("half-learning time: first u_α ≥ s_α/2 (gradient descent)", "τ"),
+    "t_half_theory": ("half-learning time (theory)", "τ"),
+    "u0_eff": ("initial mode strength the theory starts from (random init: the free part "
+               "‖P⊥h_α‖² of h_α = (W₁ṽ_α + W₂ᵀũ_α)/2)", ""),
+    "free_fraction": ("free part ‖P⊥h_α‖²/‖h_α‖² of the mode's hidden vector (1: aligned)",
+                      ""),
+    "run": ("network: init and depth", ""), "depth": ("depth D (weight matrices)", ""),
+    "init": ("initialisation", ""), "seed": ("seed", ""), "time": ("time t/τ", "τ"),
+    "step": ("gradient-descent step", "steps"), "mode": ("task mode α", ""),
+    "s": ("singular value s_α of Σ_yx", ""), "lam": ("λ = W₂ᵀW₂ − W₁W₁ᵀ (a multiple of I)", ""),
+    "lam_unequal": ("λ (unequal widths)", ""), "lam_reversal": ("λ (reversal)", ""),
+}
+
+
+def label(ds: xr.Dataset) -> xr.Dataset:
+    """Set long_name (and units) from :data:`LABELS` on every variable and coordinate it
+    names (others keep their own)."""
+    for name in ds.variables:
+        if str(name) in LABELS:
+            long_name, units = LABELS[str(name)]
+            ds[name].attrs.update(long_name=long_name, **({"units": units} if units else {}))
+    return ds

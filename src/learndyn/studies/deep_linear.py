@@ -167,27 +167,7 @@ def _dataset(task: data.Task, times, steps, seeds, per_run) -> xr.Dataset:
             "s": ("mode", task.s),
         },
     )
-    for name, (long_name, units) in ATTRS.items():
-        ds[name].attrs.update(long_name=long_name, **({"units": units} if units else {}))
-    return ds
-
-
-ATTRS = {  # long_name and units of every variable and coordinate
-    "mode_strength_sim": ("mode strength ũ_αᵀW_D⋯W₁ṽ_α (gradient descent)", ""),
-    "mode_strength_theory": ("mode strength ũ_αᵀW_D⋯W₁ṽ_α (theory)", ""),
-    "loss_sim": ("loss (c/2)‖Y − W_D⋯W₁X‖²_F (gradient descent)", ""),
-    "loss_theory": ("loss ½Σ_α(s_α − u_α)² + const (theory)", ""),
-    "t_half_sim": ("half-learning time: first u_α ≥ s_α/2 (gradient descent)", "τ"),
-    "t_half_theory": ("half-learning time (theory, from u0_eff)", "τ"),
-    "u0_eff": ("initial mode strength the theory starts from (random init: the free part "
-               "‖P⊥h_α‖² of h_α = (W₁ṽ_α + W₂ᵀũ_α)/2)", ""),
-    "free_fraction": ("free part ‖P⊥h_α‖²/‖h_α‖² of the mode's hidden vector (1: aligned)",
-                      ""),
-    "run": ("network: init and depth", ""), "depth": ("depth D (weight matrices)", ""),
-    "init": ("initialisation", ""), "seed": ("seed", ""), "time": ("time t/τ", "τ"),
-    "step": ("gradient-descent step", "steps"), "mode": ("task mode α", ""),
-    "s": ("singular value s_α of Σ_yx", ""),
-}
+    return observables.label(ds)
 
 
 # ---- checks -------------------------------------------------------------------------------

@@ -170,16 +170,7 @@ def _dataset(config, tasks, rec, w0, times, steps, seeds) -> xr.Dataset:
     ds = ds.assign_coords(seed=list(seeds), time=times, step=("time", steps),
                           mode=np.arange(1, len(config.singular_values) + 1),
                           s=("mode", tasks["main"].s))
-    for name, (long, units) in COORDS.items():
-        if name in ds.coords:
-            ds[name].attrs.update(long_name=long, **({"units": units} if units else {}))
-    return ds
-
-
-COORDS = {"seed": ("seed", ""), "time": ("time t/τ", "τ"), "step": ("gradient-descent step",
-          "steps"), "lam": ("λ", ""), "lam_unequal": ("λ (unequal widths)", ""),
-          "lam_reversal": ("λ (reversal)", ""), "mode": ("task mode α", ""),
-          "s": ("singular value s_α of Σ_yx", "")}
+    return observables.label(ds)
 
 
 # ---- checks --------------------------------------------------------------------------------
