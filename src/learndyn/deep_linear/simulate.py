@@ -310,12 +310,16 @@ def long_name(name: str, names: Mapping[str, str] = LONG_NAMES) -> str:
 
 
 def balanced_dataset(task: Task, records: Mapping, name: str, w0, lams, times, *, flow=None,
-                     lam_dim: str = "lam", suffix: str = "",
-                     store_matrices: bool = True) -> xr.Dataset:
+                     lam_dim: str = "lam", suffix: str = "", store_matrices: bool = True,
+                     t_limit: float | None = None) -> xr.Dataset:
     """:func:`compare_balanced` and :func:`.observables.trajectory_summary` (of both sim and
     theory) as a Dataset with dims (seed, ``lam_dim``, time, mode or matrix indices + suffix)
-    and a long_name on every variable; matrices only if ``store_matrices``."""
+    and a long_name on every variable; matrices only if ``store_matrices``; with ``t_limit``,
+    also :func:`limits`."""
     out = compare_balanced(task, records, name, w0, lams, times, flow)
+    extra = {} if t_limit is None else limits(task, w0, lams, t_limit,
+                                             out["rep_in_sim"][:, :, -1],
+                                             out["rep_out_sim"][:, :, -1])
     for src in ("sim", "theory"):
         blocks = {k: out[f"{label}_{src}"] for k, label in BLOCKS.items()}
         summary = observables.trajectory_summary(blocks, task.U, task.V, task.X)
@@ -331,7 +335,7 @@ def balanced_dataset(task: Task, records: Mapping, name: str, w0, lams, times, *
         elif np.ndim(value) == 4:
             dims += ("mode",)
         variables[key] = xr.Variable(dims, value, {"long_name": long_name(key)})
-    return xr.Dataset(variables, coords={lam_dim: list(lams)})
+    return xr.Dataset({**variables, **extra}, coords={lam_dim: list(lams)})
 
 
 def limits(task: Task, w0, lams, t_limit: float, rep_in_end, rep_out_end) -> dict:

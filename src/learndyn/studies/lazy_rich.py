@@ -152,7 +152,8 @@ def _dataset(config, tasks, rec, w0, times, steps, seeds) -> xr.Dataset:
         nets = [(*w0[n], tasks[n].sigma_yx) for n in tasks]
         flows = dict(zip(tasks, theory.gradient_flow_many(nets, times)))
     ds = simulate.balanced_dataset(tasks["main"], rec, "main", w0["main"], config.lams, times,
-                                   flow=flows.get("main"), store_matrices=config.store_matrices)
+                                   flow=flows.get("main"), store_matrices=config.store_matrices,
+                                   t_limit=config.t_limit)
     if "unequal" in tasks:
         unequal = simulate.balanced_dataset(
             tasks["unequal"], rec, "unequal", w0["unequal"], config.unequal_lams, times,
@@ -161,9 +162,6 @@ def _dataset(config, tasks, rec, w0, times, steps, seeds) -> xr.Dataset:
         for name in unequal.data_vars:
             unequal[name].attrs["long_name"] = "unequal widths: " + unequal[name].attrs["long_name"]
         ds = ds.merge(unequal.rename({v: f"unequal_{v}" for v in unequal.data_vars}))
-    ds = ds.assign(simulate.limits(tasks["main"], w0["main"], config.lams, config.t_limit,
-                                   ds.rep_in_sim.isel(time=-1).values,
-                                   ds.rep_out_sim.isel(time=-1).values))
     if config.reversal_lams:
         ds = ds.merge(simulate.reversal(config.reversal_s, config.reversal_lams, rec,
                                         w0["reversal"], times))
