@@ -29,7 +29,7 @@ from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
 from ..deep_linear import data, observables, plots, simulate, theory
 
-__all__ = ["STUDY", "DeepLinearConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "DeepLinearConfig", "checks", "figures", "run", "run_batch"]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from ..core.study import Check, Preset, Progress, Study
 from ..deep_linear import plots
 from ..gated_linear import data, observables, simulate, theory
 
-__all__ = ["STUDY", "GatedGeneralisationConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "GatedGeneralisationConfig", "checks", "figures", "run",
+           "run_batch"]
 
 
 @dataclass(frozen=True)

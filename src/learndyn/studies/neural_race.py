@@ -39,7 +39,7 @@ from ..core.study import Check, Preset, Progress, Study
 from ..deep_linear import plots
 from ..gated_linear import data, observables, simulate, theory
 
-__all__ = ["STUDY", "NeuralRaceConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "NeuralRaceConfig", "checks", "figures", "run", "run_batch"]
 
 LAYERS = ("in", "hidden", "out")
 
