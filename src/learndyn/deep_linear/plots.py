@@ -60,15 +60,21 @@ def lambda_axis(ax: Axes, lams: Sequence[float]) -> None:
     ax.minorticks_off()
 
 
-def curves(ax: Axes, t: np.ndarray, theory, sim, lams: Sequence[float], colors: dict) -> None:
+def curves(ax: Axes, t: np.ndarray, theory, sim, lams: Sequence[float], colors: dict, *,
+           log: bool = False) -> None:
     """Theory (seed-mean line, dashed for lambda < 0) and simulation (markers and seed band)
     over time for each lambda in ``lams``; ``theory``/``sim`` are DataArrays with dims
-    (seed, lam, time). lambda < 0 is drawn last, so its dashes show on the +lambda curve."""
+    (seed, lam, time). lambda < 0 is drawn last, so its dashes show on the +lambda curve.
+    ``log``: for a log axis, geometric means over seeds and no band (a +-std band of values
+    spanning decades reaches below zero)."""
     for lam in sorted(lams, key=lambda x: (x < 0, abs(x))):
-        ax.plot(t, theory.sel(lam=lam).mean("seed"), "-" if lam >= 0 else "--",
-                color=colors[lam], lw=1.6)
-        plotting.sim_band(ax, t, sim.sel(lam=lam).transpose("seed", "time").values,
-                          color=colors[lam], max_markers=25)
+        mean = np.exp(np.log(theory.sel(lam=lam)).mean("seed")) if log else theory.sel(
+            lam=lam).mean("seed")
+        ax.plot(t, mean, "-" if lam >= 0 else "--", color=colors[lam], lw=1.6)
+        values = sim.sel(lam=lam).transpose("seed", "time").values
+        if log:
+            values = np.exp(np.log(values).mean(axis=0, keepdims=True))
+        plotting.sim_band(ax, t, values, color=colors[lam], max_markers=25)
 
 
 def versus_lambda(ax: Axes, lams, theory, sim, *, color="k", label: str | None = None) -> None:

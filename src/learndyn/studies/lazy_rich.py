@@ -318,12 +318,12 @@ def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
     """Loss over lambda, NTK movement, representations, theory vs simulation, reversal."""
     lams, t = np.asarray(config.lams), ds.time.values
     shown, colors = plots.spread(lams), plots.lambda_colors(lams)
-    keys = [(rf"$\lambda = {lam:g}$", colors[lam]) for lam in shown]
+    keys = [(rf"$\lambda = {lam:.2g}$", colors[lam]) for lam in shown]
     out = {}
 
     fig, axes = plotting.figure(3 if config.unequal_lams else 2, width=3.5)
     ax = axes[0, 0]
-    plots.curves(ax, t, ds.loss_theory, ds.loss_sim, shown, colors)
+    plots.curves(ax, t, ds.loss_theory, ds.loss_sim, shown, colors, log=True)
     loss0 = float(ds.loss_theory.isel(time=0).max())
     ax.set(yscale="log", ylim=(1e-6 * loss0, 2 * loss0), xlabel=TIME, ylabel=r"loss $L$",
            title="loss (dashed: $\\lambda < 0$)")
@@ -336,10 +336,10 @@ def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
     if config.unequal_lams:
         ax = axes[0, 2]
         for lam, c in zip(config.unequal_lams, plotting.colors(len(config.unequal_lams))):
-            plotting.theory_line(ax, t, ds.unequal_loss_theory.sel(lam_unequal=lam).mean("seed"),
-                                 color=c)
-            plotting.sim_band(ax, t, ds.unequal_loss_sim.sel(lam_unequal=lam).values, color=c,
-                              max_markers=25)
+            plotting.theory_line(ax, t, np.exp(np.log(ds.unequal_loss_theory.sel(
+                lam_unequal=lam)).mean("seed")), color=c)
+            plotting.sim_band(ax, t, np.exp(np.log(ds.unequal_loss_sim.sel(
+                lam_unequal=lam).values).mean(axis=0, keepdims=True)), color=c, max_markers=25)
             keys.append((rf"$\lambda = {lam:g}$, unequal", c))
         n_i, n_h, n_o = config.unequal_dims
         ax.set(yscale="log", xlabel=TIME, ylabel=r"loss $L$",
@@ -397,9 +397,20 @@ def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
     return out
 
 
+def _resolved(config: LazyRichConfig, lams: np.ndarray) -> list[float]:
+    """The most negative and the largest lambda whose slowest mode takes >= 12 records to
+    converge (8 / min Lambda_alpha, Lambda = sqrt(s^2 + lambda^2/4)), and lambda closest to 0."""
+    def t_end(lam):
+        return 8.0 / np.sqrt(min(config.singular_values) ** 2 + lam**2 / 4)
+
+    ok = lams[[t_end(lam) >= 12 * config.t_max / (config.num_records - 1) for lam in lams]]
+    ok = ok if ok.size else lams
+    return sorted({float(ok.min()), float(lams[np.argmin(np.abs(lams))]), float(ok.max())})
+
+
 def _fig_theory_sim(ds, config, t, mode_colors):
     lams = np.asarray(config.lams)
-    columns = sorted({float(lams.min()), float(lams[np.argmin(np.abs(lams))]), float(lams.max())})
+    columns = _resolved(config, lams)
     rows = (("mode_strength", r"$\tilde u_\alpha^\top W_2W_1 \tilde v_\alpha$"),
             ("rep_in_mode", r"$\tilde v_\alpha^\top W_1^\top W_1 \tilde v_\alpha$"),
             ("rep_out_mode", r"$\tilde u_\alpha^\top W_2W_2^\top \tilde u_\alpha$"))
@@ -415,13 +426,14 @@ def _fig_theory_sim(ds, config, t, mode_colors):
                                      color=c)
                 plotting.sim_band(ax, sel.time.values, sel[f"{name}_sim"].sel(mode=m).isel(
                     seed=[0]).values, color=c, max_markers=20)
-            ax.set(title=rf"$\lambda = {lam:g}$" if row == 0 else None, ylabel=label,
+            ax.set(title=rf"$\lambda = {lam:.3g}$" if row == 0 else None, ylabel=label,
                    xlabel=TIME if row == 2 else None)
     plots.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
     return plotting.captioned(fig, (
         "The function (top) and both representations, projected on the task's singular "
-        "vectors, over time for the most negative lambda, lambda = 0 and the largest lambda "
-        "(first seed; each until its slowest mode has converged): gradient descent (markers) "
+        "vectors, over time for lambda = 0 and the most negative and largest lambda that the "
+        "records resolve (first seed; each until its slowest mode has converged): gradient "
+        "descent (markers) "
         "on the "
         "closed form (lines); rich learning (lambda = 0) is mode by mode and moves both "
         "layers, lazy learning is fast and moves only the small layer (the large one stays "
