@@ -371,9 +371,9 @@ def figures(ds: xr.Dataset, config: NeuralRaceConfig) -> dict:
         ax.set(title=titles[layer], xlabel=TIME, ylabel="singular value")
     ax = axes[1, 1]
     plotting.theory_line(ax, t, ds.loss_theory, color="0.2")
-    for init, color in (("decoupled", "C0"), ("random", "C1")):
-        plotting.sim_band(ax, t, ds.loss_sim.sel(init=init).values, color=color,
-                          max_markers=25, label=f"{init} init")
+    for init, color in (("decoupled", "C0"), ("random", "C1")):  # seed geometric means
+        plotting.sim_band(ax, t, np.exp(np.log(ds.loss_sim.sel(init=init).values).mean(
+            axis=0, keepdims=True)), color=color, max_markers=25, label=f"{init} init")
     loss0 = float(ds.loss_theory[0])
     ax.set(title="loss on the trained pathways", xlabel=TIME, ylabel=r"loss $L$", yscale="log",
            ylim=(1e-8 * loss0, 3 * loss0))
