@@ -223,27 +223,29 @@ def _loss(values, task):
 def checks(ds: xr.Dataset, config: NeuralRaceConfig) -> list[Check]:
     """The paper's claims on this run, with tolerances and why.
 
-    1. decoupled GD vs the discrete reduced map (one Euler step per epoch): the reduction is
-       exact, so loss (while L > 1e-8 L(0)) and mode products agree to 1e-8 relative (float64
-       round-off is ~1e-12);
-    2. decoupled GD vs the continuous reduced flow: half times of each distinct mode within
-       max(2%, 3 eta) (first-order discretisation: ~4% for the largest mode at eta = 0.02,
-       including the one-record resolution; <= 2% at eta/4);
-    3. conservation: b2^2 - M b1^2 and b1^2 - b3^2 constant to 1e-9 (relative) along the flow;
-       along GD the drift is O(eta^2) per step: <= 2e-3 of b2^2 after the run;
-    4. the implicit solution t(b2) (quadrature) lands the integrated flow on b2 within 1e-6
-       relative, at the half-way point and at 90% of b2*;
-    5. fixed point: the flow's final b2 is the root of b2 (b2^2 + c0) = M s within 1e-6; the
-       simulation's products equal s within 1e-8 and its b2 is within 1e-3 of the root
-       (discrete GD shifts the conserved quantity by O(eta));
-    6. race, speed proportional to K: the flow at K reaches s/2 at exactly t_1/2(K_max) K_max/K
-       (1e-9); simulated K t_1/2 agree across K within 6% (the discrete map's O(eta K) shift);
-       minimal race: u/u0 = (v/v0)^n within 1e-9 and the private share v_inf/s < 1e-3;
-    7. random orthogonal init: final loss < 1e-3 L(0); the two strongest modes reach half
-       strength in order in every seed; their seed-mean half times within 15% of the
-       decoupled theory with b0 (the paper's overlay: the random init's effective initial
-       strength differs from b0 and varies by seed, single seeds deviate up to ~13%; the
-       seed mean by ~7% in the quick preset, of which ~4% is discretisation).
+    1. ``reduced_map_*``: decoupled GD vs the discrete reduced map (one Euler step per
+       epoch). The reduction is exact, so loss (while L > 1e-8 L(0)) and mode products agree
+       to 1e-8 relative (float64 round-off is ~1e-12).
+    2. ``half_times_vs_flow*``: decoupled GD vs the continuous reduced flow, half times of
+       each distinct mode within max(2%, 3 eta): first-order discretisation (~3% for the
+       largest mode at eta = 0.02, including the one-record resolution; < 1% at eta/4).
+    3. ``conserved_*``: b2^2 - M b1^2 and b1^2 - b3^2 constant to 1e-9 (relative) along the
+       flow; along GD the drift is O(eta^2) per step: <= 2e-3 of b2^2 after the run.
+    4. ``implicit_solution``: the quadrature t(b2) lands the integrated flow on b2 within
+       1e-6 relative, at the half-way point and at 90% of b2*.
+    5. ``fixed_point_flow``, ``final_products``, ``fixed_point_gd``: the flow's final b2 is
+       the root of b2 (b2^2 + c0) = M s within 1e-6; the simulation's products equal s
+       within 1e-8 and its b2 is within 1e-3 of the root (discrete GD shifts the conserved
+       quantity by O(eta)).
+    6. ``speed_prop_K_*``, ``race_*``: the flow at K reaches s/2 at exactly
+       t_1/2(K_max) K_max/K (1e-9); simulated K t_1/2 agree across K within 6% (the discrete
+       map's O(eta K) shift); minimal race: u/u0 = (v/v0)^n within 1e-9 and the private
+       share v_inf/s < 1e-3.
+    7. ``random_init_*``: random orthogonal init: final loss < 1e-3 L(0); the two strongest
+       modes reach half strength in order in every seed; their seed-mean half times within
+       15% of the decoupled theory with b0 (the paper's overlay: the random init's effective
+       initial strength differs from b0 and varies by seed, single seeds deviate up to
+       ~13%; the seed mean by ~7% in the quick preset, of which ~3% is discretisation).
     """
     out: list[Check] = []
     s = ds.s.values
