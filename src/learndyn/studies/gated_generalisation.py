@@ -194,7 +194,7 @@ def figures(ds: xr.Dataset, config: GatedGeneralisationConfig) -> dict:
     plotting.captioned(fig, (
         "Zero-shot generalisation against the init scale: trained pathways are fitted at every "
         "gain, untrained ones only from small (rich) init, while lazy runs keep their random "
-        "maps (error ~E0). Learning curves: gradient descent from random orthogonal init "
+        "maps (error ~E0); learning curves: gradient descent from random orthogonal init "
         "(markers: seed geometric means) beside the reduced flow from decoupled init "
         "b0 = sigma0 (lines), which is "
         "zero-shot by construction (trained and untrained pathways coincide) and learns "

@@ -348,8 +348,8 @@ def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
     out["loss"] = plotting.captioned(fig, (
         "Loss for each lambda: at lambda = 0 it falls in plateaus and drops (rich), at large "
         "|lambda| exponentially from the start (lazy); +lambda and -lambda give the same curve "
-        "(dashed on solid); the acceleration max(-dlnL/dt)/initial rate summarises the shape. "
-        "Gradient descent (markers) lies on the closed form within O(eta)."))
+        "(dashed on solid); the acceleration max(-dlnL/dt)/initial rate summarises the shape, "
+        "and gradient descent (markers) lies on the closed form within O(eta)."))
 
     fig, axes = plotting.figure(2, width=3.5)
     plots.curves(axes[0, 0], t, ds.ntk_distance_theory, ds.ntk_distance_sim, shown, colors)

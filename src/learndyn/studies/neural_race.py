@@ -428,8 +428,8 @@ def figures(ds: xr.Dataset, config: NeuralRaceConfig) -> dict:
     plotting.captioned(fig_r, (
         "Left: mode products of the K-scan against K t collapse on one reduced-flow curve per "
         "mode (learning speed proportional to the number of trained pathways K; small shifts "
-        "are the discrete map's O(eta K)). Middle: after random small init the untrained "
-        "(zero-shot) pathways end as accurate as the trained ones. Right: the shared path "
+        "are the discrete map's O(eta K)); middle: after random small init the untrained "
+        "(zero-shot) pathways end as accurate as the trained ones; right: the shared path "
         "wins the race against the private paths, u/u0 = (v/v0)^n."))
     return {"verification": fig, "race": fig_r}
 
