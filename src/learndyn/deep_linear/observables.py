@@ -274,11 +274,13 @@ LABELS = {  # variable or coordinate: (long_name, units)
 }
 
 
-def label(ds: xr.Dataset) -> xr.Dataset:
-    """Set long_name (and units) from :data:`LABELS` on every variable and coordinate it
-    names (others keep their own)."""
+def label(ds: xr.Dataset, labels: dict | None = None, *, strict: bool = False) -> xr.Dataset:
+    """Set long_name (and units) from ``labels`` ({name: (long_name, units)}, default
+    :data:`LABELS`) on every variable and coordinate it names; with ``strict`` a name it does
+    not know raises KeyError, else that variable keeps its own attrs."""
+    labels = LABELS if labels is None else labels
     for name in ds.variables:
-        if str(name) in LABELS:
-            long_name, units = LABELS[str(name)]
+        if strict or str(name) in labels:
+            long_name, units = labels[str(name)]
             ds[name].attrs.update(long_name=long_name, **({"units": units} if units else {}))
     return ds
