@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from learndyn.core.engine import simulate
-from learndyn.task_abstraction import common, data, model, observables, theory
+from learndyn.task_abstraction import data, model, observables, theory
+from learndyn.task_abstraction import simulate as tsim
 
 FLEX = dict(tau_w=1.3, tau_c=0.03, lam_nonneg=0.0909, lam_l1=0.909, lam_l2=0.0)
 
@@ -15,7 +16,7 @@ def _run(tasks, plan, specs, *, steps, n_paths=2, offset=None, c_init=None, init
     d_out, d_in = tasks.maps.shape[1:]
     init, step, observe = model.make_trainer("gated", n_paths, d_in, d_out, gradient, 200,
                                              "global", "float64")
-    args = common.build_args(tasks, plan, specs, thetas=(0.1,), init_scale=init_scale,
+    args = tsim.build_args(tasks, plan, specs, thetas=(0.1,), init_scale=init_scale,
                              gate_init=0.5)
     if offset is not None:
         args["W_offset"] = jnp.asarray(np.stack([offset] * len(specs)))
@@ -29,7 +30,7 @@ def _run(tasks, plan, specs, *, steps, n_paths=2, offset=None, c_init=None, init
 def flexible_two_blocks():
     tasks = data.make_tasks(2, 20, 10, seed=0)
     plan = data.block_plan("A_B", 2, 2)
-    spec = common.RunSpec(**FLEX, n_block=1000, dt=1e-3)
+    spec = tsim.RunSpec(**FLEX, n_block=1000, dt=1e-3)
     steps = np.arange(2001)
     values, final = _run(tasks, plan, [spec], steps=steps, seeds=(0, 1))
     return tasks, plan, spec, values, final
@@ -75,7 +76,7 @@ def test_in_loop_time_to_threshold_matches_the_recorded_loss(flexible_two_blocks
 def _conservation(lam):
     tasks = data.make_tasks(2, 20, 10, seed=1)
     plan = data.block_plan("A_B", 5, 2)
-    spec = common.RunSpec(1.3, 0.3, *lam, n_block=10_000, dt=1e-4)
+    spec = tsim.RunSpec(1.3, 0.3, *lam, n_block=10_000, dt=1e-4)
     steps = np.arange(0, 50_001, 500)
     values, _ = _run(tasks, plan, [spec], steps=steps, init_scale=0.01)
     return spec, values
@@ -109,7 +110,7 @@ def _toy(tau_cs, tau_w=1.0, t_end=5.0, dt=1e-4):
     tasks = data.make_tasks(2, 1, 2, mode="toy")
     n = int(round(t_end / dt))
     plan = np.array([1], np.int32)
-    specs = [common.RunSpec(tau_w, tc, n_block=n, dt=dt) for tc in tau_cs]
+    specs = [tsim.RunSpec(tau_w, tc, n_block=n, dt=dt) for tc in tau_cs]
     steps = np.arange(0, n + 1, 5)
     values, _ = _run(tasks, plan, specs, steps=steps, offset=tasks.base,
                      c_init=np.array([1.0, 0.0]), init_scale=0.0)
@@ -145,7 +146,7 @@ def test_switching_law_with_fixed_modules():
     tasks = data.make_tasks(2, 20, 10, seed=2)
     S, tau_c, dt = tasks.overlap, 0.03, 1e-5
     plan = np.array([1], np.int32)
-    spec = common.RunSpec(1e9, tau_c, n_block=20_000, dt=dt)
+    spec = tsim.RunSpec(1e9, tau_c, n_block=20_000, dt=dt)
     steps = np.arange(0, 20_001, 10)
     values, final = _run(tasks, plan, [spec], steps=steps, offset=tasks.base,
                          c_init=np.array([1.0, 0.0]), init_scale=0.0)
@@ -167,10 +168,10 @@ def test_fully_connected_control_conserves_its_layer_imbalance():
     """tau_w1 W1 W1^T - tau_w2 W2^T W2 is constant under the flow (lam = 0; dt = 1e-4)."""
     tasks = data.make_tasks(2, 6, 3, seed=0)
     plan = data.block_plan("A_B", 2, 2)
-    spec = common.RunSpec(0.06, 0.01, n_block=10_000, dt=1e-4)
+    spec = tsim.RunSpec(0.06, 0.01, n_block=10_000, dt=1e-4)
     init, step, observe = model.make_trainer("fully_connected", 2, 6, 3, "population", 200,
                                              "global", "float64")
-    args = common.build_args(tasks, plan, [spec], thetas=(0.1,), init_scale=0.3, gate_init=0.5)
+    args = tsim.build_args(tasks, plan, [spec], thetas=(0.1,), init_scale=0.3, gate_init=0.5)
     rec = simulate(init, step, observe, seeds=[0], record_at=np.array([0, 9_999, 20_000]),
                    args=args, batched=True)
     Q = np.asarray(rec.values["conserved"])[0, 0]
@@ -182,8 +183,8 @@ def test_fully_connected_control_conserves_its_layer_imbalance():
 def test_reference_lambda_mapping():
     """The spec's worked values: flexible (0.1; 1, 10, L2_W 0), sweeps (0.3; 1, 5), subtask
     (0.025; 1, L2 10)."""
-    np.testing.assert_allclose(common.reference_lambdas(0.1, 1, 10, 0), (0.0909, 0.909, 0),
+    np.testing.assert_allclose(model.reference_lambdas(0.1, 1, 10, 0), (0.0909, 0.909, 0),
                                atol=1e-4)
-    np.testing.assert_allclose(common.reference_lambdas(0.3, 1, 5), (0.5, 2.5, 0))
-    np.testing.assert_allclose(common.reference_lambdas(0.025, 1, 0, 10), (0.0227, 0, 0.0227),
+    np.testing.assert_allclose(model.reference_lambdas(0.3, 1, 5), (0.5, 2.5, 0))
+    np.testing.assert_allclose(model.reference_lambdas(0.025, 1, 0, 10), (0.0227, 0, 0.0227),
                                atol=1e-4)

@@ -48,6 +48,7 @@ __all__ = [
     "covariance_loss",
     "population_grads",
     "population_loss",
+    "reference_lambdas",
     "regulariser",
     "regulariser_grad",
     "sample_chi2",
@@ -189,6 +190,17 @@ def _groups(c: jax.Array, gate_norm: str) -> jax.Array:
     if gate_norm == "per_unit" and c.ndim == 2:
         return c.T
     return c.reshape(1, -1)
+
+
+def reference_lambdas(strength: float, nonneg: float = 0.0, l1: float = 0.0, l2: float = 0.0
+                      ) -> tuple[float, float, float]:
+    """(lam_nonneg, lam_l1, lam_l2) from the paper's parametrisation of R: a global strength
+    lambda and relative weights a_k, with fixed factors 10 on the hinge and the L1 term:
+    10 lam a_nonneg/sum(a), 10 lam a_l1/sum(a), lam a_l2/sum(a) (sum over the listed terms)."""
+    total = nonneg + l1 + l2
+    if total == 0:
+        return (0.0, 0.0, 0.0)
+    return (10 * strength * nonneg / total, 10 * strength * l1 / total, strength * l2 / total)
 
 
 def regulariser(c: jax.Array, lam_nonneg, lam_l1, lam_l2, gate_norm: str = "global"
