@@ -22,7 +22,7 @@ def _params(arch, key=0, d_in=20, d_out=10, n_paths=2):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_population_grads_match_autodiff_of_sampled_loss(arch):
-    """Spec check 1: analytic population gradients = autodiff of the Monte-Carlo loss
+    """analytic population gradients = autodiff of the Monte-Carlo loss
     (B = 1e5) to relative error < 2%."""
     tasks = data.make_tasks(2, 20, 10, seed=3)
     params = _params(arch)

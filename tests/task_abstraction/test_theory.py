@@ -45,7 +45,7 @@ def _reduced(tasks, plan, spec, values, seed, fn=theory.reduced_map, **kw):
 
 
 def test_reduced_map_reproduces_the_population_simulation(flexible_two_blocks):
-    """Spec check 2: same dt, float64, 2 blocks of the flexible config: < 1e-8 relative."""
+    """same dt, float64, 2 blocks of the flexible config: < 1e-8 relative."""
     tasks, plan, spec, values, _ = flexible_two_blocks
     for seed in range(2):
         th = _reduced(tasks, plan, spec, values, seed)
@@ -55,7 +55,7 @@ def test_reduced_map_reproduces_the_population_simulation(flexible_two_blocks):
 
 
 def test_reduced_flow_is_the_small_dt_limit(flexible_two_blocks):
-    """Spec check 2: the map at dt = 1e-3 is within 1% of the flow (RK4)."""
+    """the map at dt = 1e-3 is within 1% of the flow (RK4)."""
     tasks, plan, spec, values, _ = flexible_two_blocks
     mp = _reduced(tasks, plan, spec, values, 0)
     flow = _reduced(tasks, plan, spec, values, 0, fn=theory.reduced_flow, substeps=4)
@@ -83,7 +83,7 @@ def _conservation(lam):
 
 
 def test_conservation_without_regulariser():
-    """Spec check 3: lam = 0, population mode, dt = 1e-4, 5 time units: every Q_p drifts by
+    """lam = 0, population mode, dt = 1e-4, 5 time units: every Q_p drifts by
     less than 1e-3 relative."""
     spec, values = _conservation((0.0, 0.0, 0.0))
     q = values["conserved"][0, 0]  # (time, path); work = 0
@@ -118,7 +118,7 @@ def _toy(tau_cs, tau_w=1.0, t_end=5.0, dt=1e-4):
 
 
 def test_symmetric_switch_within_block_relation():
-    """Spec check 4: min wbar_eff within 2% of sqrt(1 - tau_c/(2 tau_w)); the gate difference
+    """min wbar_eff within 2% of sqrt(1 - tau_c/(2 tau_w)); the gate difference
     crosses 0 within [1.0, 1.3] x tau_c ln 2; at tau_c = tau_w the old module is damaged >= 4x
     more than at tau_c = 0.1 tau_w."""
     ratios = (0.1, 0.316, 1.0)
@@ -181,8 +181,8 @@ def test_fully_connected_control_conserves_its_layer_imbalance():
 
 
 def test_reference_lambda_mapping():
-    """The spec's worked values: flexible (0.1; 1, 10, L2_W 0), sweeps (0.3; 1, 5), subtask
-    (0.025; 1, L2 10)."""
+    """The worked values of the paper's settings: flexible (0.1; 1, 10, L2_W 0), sweeps
+    (0.3; 1, 5), subtask (0.025; 1, L2 10)."""
     np.testing.assert_allclose(model.reference_lambdas(0.1, 1, 10, 0), (0.0909, 0.909, 0),
                                atol=1e-4)
     np.testing.assert_allclose(model.reference_lambdas(0.3, 1, 5), (0.5, 2.5, 0))

@@ -156,9 +156,9 @@ def _largest_drop(frac: np.ndarray, n_seed: int) -> float:
 
 
 def checks(ds: xr.Dataset, config: TaskAbstractionRegimesConfig) -> list[Check]:
-    """Fig. 5 claims (the spec's thresholds). A seed is specialised when its final concat
-    alignment is >= ``threshold`` (0.95): between the unspecialised states (0.5 tracking the
-    current task, 0.71 the task average) and full modules (1).
+    """Fig. 5 claims (thresholds set before the first runs). A seed is specialised when its
+    final concat alignment is >= ``threshold`` (0.95): between the unspecialised states (0.5
+    tracking the current task, 0.71 the task average) and full modules (1).
 
     - fast gates (tau_w/tau_c >= 20), lam_ref >= 0.1, tau_B >= ``min_block_time``: every seed
       specialised;

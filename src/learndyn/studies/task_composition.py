@@ -141,7 +141,7 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
         ends = observables.block_end_index(steps, n_block, config.n_blocks)
         starts = np.searchsorted(steps, np.arange(config.n_blocks) * n_block)
         gates_end = values["gates"][:, :, ends]  # unrelabelled (model, seed, block, path)
-        ca, cb = _references(gates_end, plan, config.n_tasks, k_s)
+        ca, cb = observables.reference_gates(gates_end, plan, config.n_tasks, k_s)
         recomb = np.abs(gates_end[:, :, k_s:] - (config.mu * ca + (1 - config.mu) * cb))
         norm = np.sqrt(np.diagonal(values["gram"], axis1=-2, axis2=-1)).sum(axis=-1)
         ds["gate_recombination_error_sim"] = (("model", "seed", "composed_block"),
@@ -155,20 +155,11 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     return out
 
 
-def _references(gates_end, plan, n_tasks, k_s):
-    """For every composed block k >= k_s of task (m, m+1): the gates at the end of the last
-    base block of task m and of task m+1 before k_s (each (model, seed, n_comp, path[, unit]))."""
-    last = {int(plan[k]): k for k in range(k_s)}
-    a = [last[int(plan[k]) - n_tasks] for k in range(k_s, len(plan))]
-    b = [last[(int(plan[k]) - n_tasks + 1) % n_tasks] for k in range(k_s, len(plan))]
-    return gates_end[:, :, a], gates_end[:, :, b]
-
-
 def _subtask(config, plan, steps, values, ttt) -> xr.Dataset:
     n_block, k_s = config.specs(sub=True)[0].n_block, config.composition_start
     gates_end = values["gates"][:, :, observables.block_end_index(steps, n_block,
                                                                   config.n_blocks)]
-    ca, cb = _references(gates_end, plan, config.n_tasks, k_s)  # (model, seed, comp, path, unit)
+    ca, cb = observables.reference_gates(gates_end, plan, config.n_tasks, k_s)
     predicted = np.where(np.arange(config.d_out) % 2 == 0, ca, cb)  # even units: c_A, odd: c_B
     ttt_sim, reached = observables.time_to_threshold(ttt, config.block_time)
     blk = ("model", "seed", "block", "theta")
@@ -187,7 +178,7 @@ def _subtask(config, plan, steps, values, ttt) -> xr.Dataset:
 
 # ---- checks -------------------------------------------------------------------------------
 def checks(ds: xr.Dataset, config: TaskCompositionConfig) -> list[Check]:
-    """Claims of Fig. 3 (the spec's provisional thresholds, none loosened):
+    """Claims of Fig. 3 (provisional thresholds, set before the first full runs; none loosened):
 
     - gate recombination ||c_AB - (mu c_A + (1 - mu) c_B)||_1 <= 0.15 at the end of the first
       composed block (inf if its loss never fell below theta): gates of order 0.5 make 0.15 a
@@ -265,7 +256,8 @@ def figures(ds: xr.Dataset, config: TaskCompositionConfig) -> dict:
     ax.set(ylim=(3e-3, 1), xlabel="block", ylabel=rf"time to $\mathcal{{L}} < {fast:g}$",
            title="composed blocks right of the line")
     if "sub_gates_block_end_sim" in ds:
-        _subtask_panel(fig, axes[1, 1], ds, config)
+        plots.per_unit_gates_panel(fig, axes[1, 1], ds.sub_gates_block_end_sim.sel(
+            model="flexible").isel(seed=0), list(ds.task.values), config.composition_start)
     else:
         axes[1, 1].set_axis_off()
     plots.figure_key(fig, [
@@ -284,31 +276,6 @@ def figures(ds: xr.Dataset, config: TaskCompositionConfig) -> dict:
         "within the seed scatter, except that below a loss of ~1e-7 the float32 simulation "
         "reaches its rounding floor; bottom right: in subtask composition the per-unit gates of "
         "AB take A's values on even units and B's on odd units, as predicted."))}
-
-
-def _subtask_panel(fig, ax, ds, config) -> None:
-    """Per-unit gates (path x unit) at the ends of the last A and B blocks, the prediction
-    for AB (even units from A, odd from B) and the gates after the first AB block."""
-    k_s = config.composition_start
-    g = ds.sub_gates_block_end_sim.sel(model="flexible").isel(seed=0)
-    names = list(ds.task.values)
-    a = max(k for k in range(k_s) if names[k] == names[k_s][0])
-    b = max(k for k in range(k_s) if names[k] == names[k_s][1])
-    even = np.arange(ds.sizes["unit"]) % 2 == 0
-    pred = np.where(even, g.sel(block=a).values, g.sel(block=b).values)
-    rows = [g.sel(block=a).values, g.sel(block=b).values, pred, g.sel(block=k_s).values]
-    labels = [names[a], names[b], f"{names[k_s]}\npredicted", f"{names[k_s]}\nmeasured"]
-    n_p = ds.sizes["path"]
-    img = ax.imshow(np.concatenate(rows), aspect="auto", cmap="viridis", vmin=0,
-                    interpolation="nearest")
-    for i in range(1, len(rows)):
-        ax.axhline(i * n_p - 0.5, color="w", lw=2)
-    ax.set_yticks([i * n_p + (n_p - 1) / 2 for i in range(len(rows))], labels, fontsize=7)
-    ax.set_xticks(range(ds.sizes["unit"]), [str(u + 1) for u in range(ds.sizes["unit"])])
-    ax.set(xlabel=f"output unit (paths 1-{n_p} in each block)",
-           title="subtask: per-unit gates at block ends")
-    ax.grid(False)
-    fig.colorbar(img, ax=ax, label=r"gate $c^p_i$")
 
 
 STUDY = Study(

@@ -31,6 +31,7 @@ __all__ = [
     "law_times",
     "first_crossing",
     "match_paths",
+    "reference_gates",
     "path_order",
     "relabel",
     "specialisation",
@@ -199,3 +200,15 @@ def law_times(ttt: np.ndarray, concat_final: np.ndarray, late: int, threshold: f
         if ok[i].any():
             out[i] = ttt[i][ok[i]].mean()
     return out
+
+
+def reference_gates(gates_end: np.ndarray, plan: np.ndarray, n_tasks: int, k_s: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The gates a composed task's are compared with: for every composed block k >= k_s of
+    task (m, m+1), the gates at the end of the last base block of task m and of task m+1
+    before k_s. ``gates_end`` (model, seed, block, path[, unit]); returns two arrays
+    (model, seed, n_composed, path[, unit])."""
+    last = {int(plan[k]): k for k in range(k_s)}
+    a = [last[int(plan[k]) - n_tasks] for k in range(k_s, len(plan))]
+    b = [last[(int(plan[k]) - n_tasks + 1) % n_tasks] for k in range(k_s, len(plan))]
+    return gates_end[:, :, a], gates_end[:, :, b]

@@ -20,8 +20,8 @@ from .theory import switch_time
 
 __all__ = ["REFERENCE_ALIGNMENTS", "SIM_LW", "TIME", "concat_panel", "figure_key", "gates_panel",
            "grid_panel", "key", "law_panel", "loss_panel", "overview", "overview_key",
-           "overview_row", "path_colors", "shade_blocks", "switching", "threshold_panel",
-           "within_block_panel"]
+           "overview_row", "path_colors", "per_unit_gates_panel", "shade_blocks", "switching",
+           "threshold_panel", "within_block_panel"]
 
 TIME = r"time $t$ (units of $\tau$)"
 
@@ -233,3 +233,28 @@ def switching(ds, block_time: float, theta: float, overlap: float, late_blocks: 
     within_block_panel(axes[0, 2], t[window], sel.norm_sq_sim.values[window],
                        sel.norm_sq_theory.values[window])
     return fig
+
+
+def per_unit_gates_panel(fig, ax: Axes, gates, tasks: list[str], k_s: int) -> None:
+    """Per-unit gates ``gates`` (block, path, unit) at the ends of the last base blocks of the
+    first composed task's two parts, the prediction for it (even units from the first part,
+    odd units from the second) and its gates after its first block ``k_s``."""
+    a = max(k for k in range(k_s) if tasks[k] == tasks[k_s][0])
+    b = max(k for k in range(k_s) if tasks[k] == tasks[k_s][1])
+    even = np.arange(gates.sizes["unit"]) % 2 == 0
+    pred = np.where(even, gates.sel(block=a).values, gates.sel(block=b).values)
+    rows = [gates.sel(block=a).values, gates.sel(block=b).values, pred,
+            gates.sel(block=k_s).values]
+    labels = [tasks[a], tasks[b], f"{tasks[k_s]}\npredicted", f"{tasks[k_s]}\nmeasured"]
+    n_p = gates.sizes["path"]
+    img = ax.imshow(np.concatenate(rows), aspect="auto", cmap="viridis", vmin=0,
+                    interpolation="nearest")
+    for i in range(1, len(rows)):
+        ax.axhline(i * n_p - 0.5, color="w", lw=2)
+    ax.set_yticks([i * n_p + (n_p - 1) / 2 for i in range(len(rows))], labels, fontsize=7)
+    n_u = gates.sizes["unit"]
+    ax.set_xticks(range(n_u), [str(u + 1) for u in range(n_u)])
+    ax.set(xlabel=f"output unit (paths 1-{n_p} in each block)",
+           title="subtask: per-unit gates at block ends")
+    ax.grid(False)
+    fig.colorbar(img, ax=ax, label=r"gate $c^p_i$")
