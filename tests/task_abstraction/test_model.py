@@ -178,5 +178,5 @@ def test_chi2_sampler_moments():
 
 def test_normal_transform_is_finite_at_the_ends():
     u = jnp.array([0.0, 1e-30, 1e-8, 0.5, 1 - 2**-24], jnp.float32)
-    z = np.asarray(model._normal_from_uniform(u))
+    z = np.asarray(model.normal_from_uniform(u))
     assert np.all(np.isfinite(z)) and z[3] == pytest.approx(0.0, abs=1e-6)
