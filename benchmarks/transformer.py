@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from learndyn.core.engine import simulate
-from learndyn.studies.induction_heads import TINY, InductionConfig, programs, train_args
+from learndyn.induction_heads.simulate import TINY, InductionConfig, programs, train_args
 
 CONFIGS = {"tiny": InductionConfig(**TINY), "paper": InductionConfig()}
 
