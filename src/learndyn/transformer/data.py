@@ -225,11 +225,11 @@ def _draw_excluding(key, n: int, excluded: jax.Array, logits: jax.Array | None):
     """One class in [0, n) outside ``excluded`` (distinct values, or -1 = none): uniform
     (integer shift past the sorted exclusions: exact) or from ``logits`` (masked)."""
     if logits is None:
-        k = jnp.sum(excluded >= 0)
+        k = jnp.sum(excluded >= 0, dtype=jnp.int32)
         x = jnp.minimum(jnp.floor(jax.random.uniform(key) * (n - k)).astype(jnp.int32),
                         n - k - 1)
         for e in jnp.sort(jnp.where(excluded >= 0, excluded, n)):  # static length
-            x = x + (x >= e)
+            x = x + (x >= e).astype(jnp.int32)
         return x
     mask = jnp.any(jnp.arange(n)[:, None] == excluded[None, :], axis=1)
     return jax.random.categorical(key, jnp.where(mask, -jnp.inf, logits)).astype(jnp.int32)
