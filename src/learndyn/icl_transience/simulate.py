@@ -32,7 +32,7 @@ from ..transformer import data as tdata
 from ..transformer import init_params
 from . import data, model, observables
 
-__all__ = ["programs", "record_steps", "train"]
+__all__ = ["programs", "record_steps", "train", "train_args"]
 
 
 def record_steps(config: Any) -> np.ndarray:
@@ -113,15 +113,20 @@ def _load(path: Path, template) -> tuple[Any, dict, int] | None:
     return jax.tree.unflatten(jax.tree.structure(template), leaves), values, segment
 
 
+def train_args(config: Any) -> dict:
+    """The constants of a run: exemplar table, L2 coefficients and the evaluator sets."""
+    s = data.setting(config)
+    sets = data.eval_sets(config, s, config.evaluators)
+    return {"features": jnp.asarray(s.features), "lam": jnp.asarray(config.l2, config.dtype),
+            "eval": {k: jnp.concatenate([sets[n][k] for n in config.evaluators])
+                     for k in ("exemplars", "labels", "target")}, "segment": jnp.int32(0)}
+
+
 def train(config: Any, seeds, *, match_query: bool, progress: Progress | None = None
           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Train every seed and L2 coefficient; returns the record steps and
     ``{metric: [seed, time, lam, evaluator]}``."""
-    s = data.setting(config)
-    sets = data.eval_sets(config, s, config.evaluators)
-    base = {"features": jnp.asarray(s.features), "lam": jnp.asarray(config.l2, config.dtype),
-            "eval": {k: jnp.concatenate([sets[n][k] for n in config.evaluators])
-                     for k in ("exemplars", "labels", "target")}}
+    base = train_args(config)
     record_at = record_steps(config)
     every = (max(1, config.checkpoint_every // config.batch) if config.checkpoint_every
              else int(record_at[-1]))
