@@ -97,10 +97,10 @@ def test_icl_evaluators_relabel_and_holdout_uses_held_out_classes(sets):
 
 def test_sampler_counts_in_every_sequence():
     fmt = tdata.BurstyFormat(n_pairs=8, burst=3, distractor=True, p_bursty=0.5)
-    b = _sample(fmt)
+    b = _sample(fmt, n=1500)
     ctx, q = b["classes"][:, :-1], b["classes"][:, -1]
     bursty = b["bursty"]
-    assert abs(bursty.mean() - 0.5) < 0.03
+    assert abs(bursty.mean() - 0.5) < 0.05
     n_q = (ctx == q[:, None]).sum(-1)
     assert (n_q[bursty] == 3).all()
     for row in ctx[bursty]:
@@ -112,29 +112,29 @@ def test_sampler_counts_in_every_sequence():
 
 
 def test_no_support_relabel_plant_and_match_query():
-    b = _sample(tdata.BurstyFormat(n_pairs=4, no_support=True, relabel="plant"))
+    b = _sample(tdata.BurstyFormat(n_pairs=4, no_support=True, relabel="plant"), n=500)
     ctx, q = b["classes"][:, :-1], b["classes"][:, -1]
     assert not (ctx == q[:, None]).any()
     assert all(len(set(row)) == 4 for row in ctx)
     assert ((b["labels"] == q[:, None]).sum(-1) == 1).all() and (b["target"] == q).all()
-    b = _sample(tdata.BurstyFormat(n_pairs=4, burst=2, relabel="random"))
+    b = _sample(tdata.BurstyFormat(n_pairs=4, burst=2, relabel="random"), n=500)
     for cls, lab, tgt in zip(b["classes"], b["labels"], b["target"]):
         mapping = dict(zip(cls[:-1], lab))
         assert len(set(mapping.values())) == len(mapping)  # distinct classes, distinct labels
         assert mapping[cls[-1]] == tgt
-    b = _sample(tdata.BurstyFormat(match_query=True))
+    b = _sample(tdata.BurstyFormat(match_query=True), n=500)
     same = b["classes"][:, 0] == b["classes"][:, -1]
     first = np.where(same, 0, 1)
     np.testing.assert_array_equal(b["exemplars"][np.arange(len(first)), first],
                                   b["exemplars"][:, -1])
-    b = _sample(tdata.BurstyFormat(relabel="01"))
+    b = _sample(tdata.BurstyFormat(relabel="01"), n=500)
     assert set(np.unique(b["labels"])) == {0, 1}
     assert (b["labels"][:, 0] != b["labels"][:, 1]).all()
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 def test_class_frequencies_follow_zipf(alpha):
-    b = _sample(tdata.BurstyFormat(zipf_alpha=alpha), n=20000, seed=1)
+    b = _sample(tdata.BurstyFormat(zipf_alpha=alpha), n=10000, seed=1)
     counts = np.bincount(b["classes"][:, -1], minlength=K)
     p = np.arange(1, K + 1, dtype=float) ** -alpha
     _, pvalue = stats.chisquare(counts, p / p.sum() * counts.sum())

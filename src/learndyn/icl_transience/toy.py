@@ -67,6 +67,7 @@ from ..core.precision import float64
 __all__ = [
     "DIMS",
     "OBSERVABLES",
+    "VECTORS",
     "draw",
     "labels",
     "loss",
@@ -87,7 +88,8 @@ OBSERVABLES = ("loss_icl", "loss_ciwl", "cost", "loss",
 
 
 def draw(seed: int, dims: Mapping[str, int] = DIMS) -> tuple[dict, dict]:
-    """Initial vectors and targets, every entry i.i.d. N(0, 1) (NumPy float64 from ``seed``)."""
+    """Initial vectors and targets, every entry i.i.d. N(0, 1) (NumPy float64 from ``seed``;
+    :func:`simulate_seeds` draws its own from each seed's JAX key instead)."""
     rng = np.random.default_rng(seed)
     init = {v: rng.standard_normal(dims[v]) for v in VECTORS}
     targets = {v: rng.standard_normal(dims[v]) for v in VECTORS}
