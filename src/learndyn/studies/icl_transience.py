@@ -267,7 +267,8 @@ def figures(ds: xr.Dataset, config: TransienceConfig) -> dict:
         plotting.sim_band(ax, t, ce.values, color="0.3", label="simulation (seed mean, band)")
         ax.set(xlabel="sequences seen", ylabel="cross-entropy (nats)", title="training loss")
         ax.legend(fontsize=7, loc="upper right")
-    axes[0, 0].legend(fontsize=6, loc="upper left")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=4, fontsize=7)
     fig = plotting.captioned(fig, "Accuracy of each evaluator (icl and flip read in context, "
                              "iwl and ciwl over the whole vocabulary) and the training loss; "
                              "the grey span marks where ICL fades. Simulation only (no theory "
