@@ -8,7 +8,8 @@ the records. Seeds are vmapped on accelerators and run in threads on a CPU.
 
 Long runs are cut into segments of ``checkpoint_every`` sequences; after each segment the state
 and the records so far are written atomically to a checkpoint file, and a run started again with
-the same config and seeds continues from the last complete segment. Each segment's batches come
+the same config and seeds continues from the last complete segment (the file is removed when
+the run completes). Each segment's batches come
 from the step key folded with the segment index (a segmented run draws other, equally
 distributed batches than an unsegmented one).
 """
@@ -161,6 +162,8 @@ def train(config: Any, seeds, *, match_query: bool, progress: Progress | None = 
         values = new if not values else {k: np.concatenate([values[k], new[k]], 1)
                                          for k in values}
         state = jax.tree.map(np.asarray, rec.final)
-        if path is not None:
+        if path is not None and segment + 2 < len(edges):
             _save(path, state, values, segment + 1)
+    if path is not None and path.exists():
+        path.unlink()  # the finished run is stored by the caller
     return record_at, values
