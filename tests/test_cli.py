@@ -323,3 +323,36 @@ def test_second_process_reuses_the_compiled_programs(tmp_path):
                        env=env, check=True, capture_output=True, timeout=300)
         counts.append(len(list(cache.iterdir())))
     assert counts[0] > 0 and counts[1] == counts[0], counts
+
+
+def test_an_interrupted_run_resumes_when_run_again(capsys, tmp_path, monkeypatch):
+    """Ctrl-C during a run keeps its checkpoint; the same command again resumes from it and
+    stores exactly the numbers of an uninterrupted run, then removes the checkpoint."""
+    from learndyn.core import checkpoint
+
+    monkeypatch.setenv("LEARNDYN_CHECKPOINT_SECONDS", "0")
+    argv = ["run", "deep_linear", *FAST, "--set", "num_records=200"]
+    real = checkpoint.Saver.progress
+    saves = []
+
+    def interrupt_after_a_save(self, *args):
+        real(self, *args)
+        saves.append(self.path)
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.Saver, "progress", interrupt_after_a_save)
+    assert run_cli(capsys, *argv, "--out", str(tmp_path / "a"))[0] == 130
+    folder = saves[-1].parent
+    assert saves[-1].is_file() and store.list_runs(tmp_path) == []
+    monkeypatch.setattr(checkpoint.Saver, "progress", real)
+    loaded, load = [], checkpoint.load
+    monkeypatch.setattr(checkpoint, "load", lambda *a: loaded.append(load(*a)) or loaded[-1])
+    assert run_cli(capsys, *argv, "--out", str(tmp_path / "a"))[0] == 0
+    assert any(s is not None and not s["complete"] and s["group"] > 0 for s in loaded)
+    assert not folder.exists()
+    assert run_cli(capsys, *argv, "--out", str(tmp_path / "b"))[0] == 0  # uninterrupted
+    import xarray as xr
+
+    a, b = (store.read_dataset(tmp_path / x) for x in "ab")
+    xr.testing.assert_allclose(a.mode_strength_sim, b.mode_strength_sim, rtol=0, atol=0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -21,7 +23,7 @@ import matplotlib.pyplot as plt
 import xarray as xr
 
 from . import __version__, registry
-from .core import store
+from .core import checkpoint, store
 from .core import sweep as sweeps
 from .core.config import Config, ConfigError
 from .core.study import Check, Progress
@@ -115,7 +117,11 @@ def run(
 
     store.use_compilation_cache()
     started = time.perf_counter()
-    with jax.enable_x64(True), _failures(st, config, preset):  # theory in float64
+    resume = store.home() / ".checkpoints" / key  # an interrupted run continues from here
+    # theory in float64 (simulations pick their dtype)
+    every = float(os.environ.get("LEARNDYN_CHECKPOINT_SECONDS", "60"))
+    with checkpoint.checkpointing(resume, every=every), jax.enable_x64(True), \
+            _failures(st, config, preset):
         dataset = st.run(config, seeds=seed_list, progress=progress)
         dataset.attrs.update(
             study=st.name,
@@ -137,6 +143,7 @@ def run(
     finally:
         for fig in figures.values():
             plt.close(fig)
+    shutil.rmtree(resume, ignore_errors=True)
     return load(target)
 
 

@@ -506,3 +506,41 @@ def test_a_state_larger_than_memory_is_refused_before_allocating():
 
     with pytest.raises(ConfigError, match="GiB"):
         simulate(huge, _count_step, _stream_observe, seeds=[0], record_at=np.array([0, 1]))
+
+
+# ---- checkpoints: an interrupted run resumes --------------------------------------------
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    """Interrupted after a few groups, a run with the same checkpoint folder resumes where it
+    was saved (not from step 0) and ends with the uninterrupted numbers; finished calls are
+    replayed from disk."""
+    from learndyn.core.checkpoint import checkpointing
+
+    kw = dict(seeds=SEEDS, record_at=EVERY_STEP, args=ARGS, n_chunks=EVERY_STEP_CHUNKS)
+    whole = simulate(init, ONLINE_STEP, observe, **kw)
+    seen = []
+
+    def interrupt(done, total, label=""):
+        seen.append(done)
+        if done >= 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), checkpointing(tmp_path, every=0.0):
+        simulate(init, ONLINE_STEP, observe, progress=interrupt, **kw)
+    resumed = []
+    with checkpointing(tmp_path, every=0.0):
+        again = simulate(init, ONLINE_STEP, observe,
+                         progress=lambda d, t, label="": resumed.append(d), **kw)
+        other = simulate(init, FULL_STEP, observe, **kw)  # a second call: its own file
+    assert resumed[0] >= 24  # started from the last saved group, not from step 0
+    np.testing.assert_allclose(again.values["W"], whole.values["W"], **TIGHT)
+    np.testing.assert_allclose(again.final.params, whole.final.params, **TIGHT)
+    with checkpointing(tmp_path, every=0.0):  # both calls now replay from disk
+        replay = simulate(init, ONLINE_STEP, observe,
+                          progress=lambda *a: pytest.fail("recomputed"), **kw)
+        simulate(init, FULL_STEP, observe, progress=lambda *a: pytest.fail("recomputed"),
+                 **kw)
+    np.testing.assert_array_equal(replay.values["W"], again.values["W"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000.pkl", "001.pkl"]
+    assert other.values["W"].shape == whole.values["W"].shape

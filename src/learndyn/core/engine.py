@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from . import checkpoint
 from .config import ConfigError
 from .study import Progress
 
@@ -369,11 +370,25 @@ def simulate(
             without 64-bit mode.
     """
     record_at, seeds, init_keys, step_keys = run_keys(record_at, seeds)
-    _check_memory(jax.eval_shape(lambda k1, k2, a: _start(init, stream, batched, k1, k2, a),
-                                 init_keys, step_keys, args))
-    carry = _start(init, stream, batched, init_keys, step_keys, args)
+    shapes = jax.eval_shape(lambda k1, k2, a: _start(init, stream, batched, k1, k2, a),
+                            init_keys, step_keys, args)
+    _check_memory(shapes)
     seed_axis = 1 if batched else 0
-    _raise_if_diverged(carry[0], seeds, 0, batched)
+    checkpoints = checkpoint.current()
+    key = checkpoint.fingerprint(label, record_at.tobytes(), seeds, batched, n_chunks,
+                                 stream.size if stream else None,
+                                 [(x.shape, str(x.dtype)) for x in jax.tree.leaves(shapes)])
+    file = checkpoints.claim() if checkpoints else None
+    saved = checkpoint.load(file, key)
+    if saved is not None and saved["complete"]:  # a finished call of an interrupted run
+        return Recording(saved["steps"], saved["values"],
+                         checkpoint.restore(shapes[0], saved["final"]))
+    saver = checkpoint.Saver(file, key, checkpoints.every if checkpoints else 0.0)
+    if saved is None:
+        carry = _start(init, stream, batched, init_keys, step_keys, args)
+        _raise_if_diverged(carry[0], seeds, 0, batched)
+    else:
+        carry = checkpoint.restore(shapes, saved["carry"])
     n_groups = len(seeds) if not vmap_seeds else max(1, min(groups or 1, len(seeds)))
     if jax.default_backend() != "cpu":
         n_groups = 1  # on an accelerator all seeds are one vmapped program on the device
@@ -381,6 +396,10 @@ def simulate(
 
     def take(tree, part):
         return jax.tree.map(lambda x: x[(slice(None),) * seed_axis + (part,)], tree)
+
+    def joined(carries):
+        return carries[0] if len(carries) == 1 else jax.tree.map(
+            lambda *x: jnp.concatenate(x, axis=seed_axis), *carries)
 
     carries = [carry] if len(parts) == 1 else [take(carry, p) for p in parts]
     keys = [step_keys[p] for p in parts]
@@ -400,11 +419,16 @@ def simulate(
             return carry, np.asarray(carry[3]), jax.tree.map(np.asarray, obs)
 
     pieces: list[dict[str, np.ndarray]] = []
-    budget, done_steps, stopped = 64, 0, False
+    budget, done_steps, stopped, first = 64, 0, False, 0
+    if saved is not None:  # resume after the last saved group
+        pieces, budget = saved["pieces"], saved["budget"]
+        done_steps, first = saved["done_steps"], saved["group"]
     if progress is not None:
-        progress(0, total, label)  # the first call compiles: a display may say so
+        progress(done_steps, total, label)  # the first call compiles: a display may say so
+    values = {k: np.concatenate([p[k] for p in pieces], axis=seed_axis + 1)
+              for k in pieces[0]} if pieces else {}
     with cf.ThreadPoolExecutor(len(parts)) as pool:
-        for group in record_groups:
+        for index, group in enumerate(record_groups[first:], start=first):
             segments = _segments(record_at, group)
             while segments:
                 call = _next_call(segments, budget, width)
@@ -439,9 +463,11 @@ def simulate(
                 if progress is not None:
                     progress(total, total, label)
                 break
-    final = carries[0][0] if len(parts) == 1 else jax.tree.map(
-        lambda *x: jnp.concatenate(x, axis=seed_axis), *[c[0] for c in carries])
-    return Recording(record_at[:done] if stopped else record_at, values, final)
+            saver.progress(index + 1, joined(carries), pieces, done_steps, budget)
+    final = joined(carries)[0]
+    steps = record_at[:done] if stopped else record_at
+    saver.done(steps, values, final)
+    return Recording(steps, values, final)
 
 
 def _raise_if_diverged(state: Any, seeds: list[int], step: int, batched: bool) -> None:

@@ -25,6 +25,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +37,7 @@ import jax
 import numpy as np
 import xarray as xr
 
+from .checkpoint import checkpointing
 from .config import Config, ConfigError
 from .store import atomic_write, use_compilation_cache
 from .study import Check, Progress, Study
@@ -158,7 +160,8 @@ def run_task(task: Task, progress: Progress | None = None) -> str:
     study = _load_study(task.target)
     configs = [study.config.from_dict(json.loads(c)) for c in task.configs]
     use_compilation_cache()  # worker processes share the compiled programs on disk
-    with jax.enable_x64(True):  # as learndyn.run computes a study
+    resume = Path(task.shard).parent / f".{task.key}.resume"  # an interrupted task resumes
+    with checkpointing(resume, remove_when_done=False), jax.enable_x64(True):
         if study.run_batch is not None and len(configs) > 1:
             datasets = study.run_batch(configs, seeds=list(task.seeds), progress=progress)
         else:
@@ -184,6 +187,7 @@ def run_task(task: Task, progress: Progress | None = None) -> str:
     merged.attrs.pop("config", None)
     Path(task.shard).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(task.shard), lambda tmp: merged.to_netcdf(tmp, engine="h5netcdf"))
+    shutil.rmtree(resume, ignore_errors=True)
     return task.shard
 
 
