@@ -1,0 +1,191 @@
+"""Figures of the insight studies (Löwe et al., PLOS Comp Biol 2024): the switch, the delays,
+silent knowledge, the dead zone of our reduced theory, and sweeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from ..core import plotting
+from . import theory
+from .analysis import default_insight
+from .claims import PUBLISHED
+
+__all__ = ["OUTCOME_COLORS", "dead_zone_figure", "delay_figure", "silent_figure",
+           "sweep_figure", "switch_figure"]
+
+OUTCOME_COLORS = {"insight": "C3", "no insight": "C0", "control": "0.55"}
+
+
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    kernel = np.ones(width) / width
+    return np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), -1, x)
+
+
+def switch_figure(ds: xr.Dataset, title: str) -> Figure:
+    """(a) hardest-level accuracy over trials, insight vs no-insight vs controls;
+    (b) insight networks aligned on their fitted switch time."""
+    fig, axes = plotting.figure(2, width=3.6, height=3.0)
+    ins = default_insight(ds).values
+    hard = ds.hard_acc_sim.values  # (seed, group, network, trial)
+    trials = ds.trial.values
+    onset = int(trials[0]) + 200
+    width = 10
+    x = _smooth(trials[None].astype(float), width)[0]
+    ax = axes[0, 0]
+    groups = {"insight": hard[:, 0][ins], "no insight": hard[:, 0][~ins],
+              "control": hard[:, 1].reshape(-1, hard.shape[-1])}
+    for name, rows in groups.items():
+        if len(rows):
+            plotting.sim_band(ax, x, _smooth(rows, width), color=OUTCOME_COLORS[name],
+                              label=f"{name} (n = {len(rows)})", max_markers=30)
+    ax.axvline(onset, color="k", lw=0.8, ls=":")
+    ax.text(onset, 1.0, " colour onset", fontsize=8, va="top")
+    ax.set(xlabel="trial", ylabel="hardest-level accuracy", ylim=(0.4, 1.02),
+           title="(a) " + title)
+    ax.legend(fontsize=7, loc="lower left")
+    ax = axes[0, 1]
+    t_s = ds.t_switch_sim.isel(fit=0).sel(group="test").values[ins]
+    rows = hard[:, 0][ins]
+    centre = onset + (t_s - 4.0) * 50.0
+    rel = np.arange(-150, 151)
+    aligned = np.full((len(rows), rel.size), np.nan)
+    for i, (row, c) in enumerate(zip(rows, centre)):
+        idx = np.rint(c).astype(int) - int(trials[0]) + rel
+        ok = (idx >= 0) & (idx < row.size)
+        aligned[i, ok] = row[idx[ok]]
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(rows), size=min(12, len(rows)), replace=False) if len(rows) else []:
+        ax.plot(rel, aligned[i], color=OUTCOME_COLORS["insight"], lw=0.5, alpha=0.5)
+    if len(rows):
+        ax.plot(rel, np.nanmedian(aligned, axis=0), color="k", lw=1.8, label="median")
+    ax.axvline(0, color="k", lw=0.8, ls=":")
+    ax.set(xlabel="trials from the fitted switch", ylabel="hardest-level accuracy",
+           ylim=(0.4, 1.02), title="(b) insight networks, aligned")
+    ax.legend(handles=[Line2D([], [], color=OUTCOME_COLORS["insight"], lw=0.8,
+                              label="single networks"),
+                       Line2D([], [], color="k", lw=1.8, label="median")],
+              fontsize=7, loc="lower right")
+    return fig
+
+
+def delay_figure(ds: xr.Dataset, config, title: str) -> Figure:
+    """Histogram of delays (simulation) with the first-passage density of R4 (theory)."""
+    fig, axes = plotting.figure(1, width=3.8, height=3.0)
+    ax = axes[0, 0]
+    d = ds.delay_sim.values[np.isfinite(ds.delay_sim.values)]
+    bins = np.arange(-100, 451, 25)
+    ax.hist(d, bins=bins, color=OUTCOME_COLORS["insight"], alpha=0.6,
+            label=f"simulation: {d.mean():.0f} $\\pm$ {d.std(ddof=1):.0f}" if d.size > 1
+            else "simulation")
+    test = ds.sel(group="test")
+    step = config.sigma_xi * (config.alpha if config.rule == "code" else 1.0)
+    grid = np.arange(1, config.task.colour_blocks * 100 + 1)
+    w0 = np.abs(test.wc_onset_sim.values).ravel()
+    ws = test.w_star_theory.values.ravel()
+    keep = np.isfinite(w0) & np.isfinite(ws)
+    if keep.any() and step > 0:
+        p = theory.p_cross(w0[keep, None], ws[keep, None], step, grid[None, :])
+        density = np.diff(np.concatenate([np.zeros((p.shape[0], 1)), p], axis=1), axis=1)
+        density = density.sum(0) / max(p[:, -1].sum(), 1e-12)
+        plotting.theory_line(ax, grid, density * d.size * (bins[1] - bins[0]), color="k",
+                             label="theory (ours, R4): |$w_c$| reaches $w^*$")
+    ax.errorbar([PUBLISHED["delay_mean"]], [ax.get_ylim()[1] * 0.9],
+                xerr=[PUBLISHED["delay_sd"]], fmt="s", color="k", ms=4, capsize=3,
+                label="published 175 $\\pm$ 105")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="delay after colour onset (trials)", ylabel="insight networks",
+           title=title)
+    ax.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def silent_figure(ds: xr.Dataset, title: str) -> Figure:
+    """Silent-knowledge bars, insight vs no insight, with the published values."""
+    names = [("abs_wc_onset", "|$w_c$| at onset"), ("abs_wm_onset", "|$w_m$| at onset"),
+             ("gc_grad", "|$\\partial L/\\partial g_c$|, colour trials 1-5"),
+             ("abs_gc_end", "final |$g_c$|"), ("abs_gm_end", "final |$g_m$|"),
+             ("colour_acc", "hardest accuracy, colour phase")]
+    fig, axes = plotting.figure(3, 2, width=2.6, height=2.3)
+    sk = ds.silent_knowledge_sim
+    for ax, (name, label) in zip(axes.flat, names):
+        values = sk.sel(measure=name).values
+        colors = [OUTCOME_COLORS["insight"], OUTCOME_COLORS["no insight"]]
+        ax.bar([0, 1], values, color=colors, alpha=0.8, width=0.6)
+        ax.plot([0, 1], PUBLISHED[name], "k_", ms=22, mew=2)
+        ax.set_xticks([0, 1], ["insight", "no insight"])
+        ax.set_title(label, fontsize=9)
+    axes[0, 0].legend(handles=[Line2D([], [], color="k", marker="_", ls="none", ms=12,
+                                      mew=2, label="published")], fontsize=7,
+                      loc="upper right")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def dead_zone_figure(ds: xr.Dataset, title: str) -> Figure:
+    """(a) max |w_c| over the colour phase against w* (theory: the diagonal separates the
+    groups); (b) calibration of P_insight (theory) against the observed insight rate."""
+    fig, axes = plotting.figure(2, width=3.6, height=3.2)
+    ins = default_insight(ds).values.ravel()
+    test = ds.sel(group="test")
+    ws, reach = test.w_star_theory.values.ravel(), test.max_wc_colour_sim.values.ravel()
+    ax = axes[0, 0]
+    for mask, name in ((~ins, "no insight"), (ins, "insight")):
+        ax.plot(ws[mask], reach[mask], "o", mfc="none", ms=3, color=OUTCOME_COLORS[name],
+                label=f"simulation: {name}")
+    finite = np.isfinite(ws) & np.isfinite(reach) & (ws > 0) & (reach > 0)
+    lim = (0.8 * min(ws[finite].min(), reach[finite].min()),
+           1.2 * max(ws[finite].max(), reach[finite].max()))
+    plotting.theory_line(ax, lim, lim, color="k", label="theory (ours): |$w_c$| = $w^*$")
+    ax.set(xscale="log", yscale="log", xlim=lim, ylim=lim, xlabel="$w^*$ at onset",
+           ylabel="max |$w_c$| in the colour phase", title="(a) " + title)
+    ax.legend(fontsize=7, loc="upper left")
+    ax = axes[0, 1]
+    p = test.p_insight_theory.values.ravel()
+    edges = np.array([0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0 + 1e-9])
+    which = np.digitize(p, edges) - 1
+    xs, ys, ns = [], [], []
+    for k in range(len(edges) - 1):
+        m = which == k
+        if m.sum() >= 5:
+            xs.append(p[m].mean())
+            ys.append(ins[m].mean())
+            ns.append(m.sum())
+    ax.plot(xs, ys, "o", mfc="none", color="C3", label="simulation (binned networks)")
+    plotting.theory_line(ax, [0, 1], [0, 1], color="k", label="theory: perfect calibration")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="$P_{insight}$, theory (ours, R4)",
+           ylabel="fraction with insight", title="(b) calibration")
+    ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def sweep_figure(values: np.ndarray, frac: np.ndarray, p_theory: np.ndarray,
+                 curve_x: np.ndarray, curve: np.ndarray, *, xlabel: str, title: str,
+                 delays: np.ndarray | None = None, delay_theory: np.ndarray | None = None,
+                 xscale: str = "linear") -> Figure:
+    """Insight fraction (simulation: mean +- SD over batches) against a swept value, with the
+    theory's P_insight (mean over networks from their own onset state: open squares; the
+    population curve of R4: line); optionally the mean delay in a second panel."""
+    panels = 1 if delays is None else 2
+    fig, axes = plotting.figure(panels, width=3.6, height=3.0)
+    ax = axes[0, 0]
+    ax.errorbar(values, frac.mean(axis=1), yerr=frac.std(axis=1), fmt="o", mfc="none",
+                color="C3", capsize=3, label="simulation (batches)")
+    ax.plot(values, p_theory, "s", mfc="none", color="k", label="theory, per network")
+    plotting.theory_line(ax, curve_x, curve, color="k", label="theory, population curve")
+    ax.set(xlabel=xlabel, ylabel="fraction with insight", ylim=(-0.03, 1.03), xscale=xscale,
+           title=title)
+    ax.legend(fontsize=7, loc="best")
+    if delays is not None:
+        ax = axes[0, 1]
+        ax.errorbar(values, np.nanmean(delays, axis=1), yerr=np.nanstd(delays, axis=1),
+                    fmt="o", mfc="none", color="C3", capsize=3, label="simulation")
+        if delay_theory is not None:
+            plotting.theory_line(ax, values, delay_theory, color="k",
+                                 label="theory (ours): median first passage")
+        ax.set(xlabel=xlabel, ylabel="mean delay (trials)", xscale=xscale, title="delays")
+        ax.legend(fontsize=7, loc="best")
+    return fig
