@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..core.study import Progress
 from . import observables, theory
-from .simulate import Batches, InsightConfig
+from .simulate import Batches, InsightConfig, simulate_batches
 
-__all__ = ["MEASURES", "analyse", "default_insight", "label_coords", "outcome_means",
-           "trial_data"]
+__all__ = ["MEASURES", "analyse", "default_insight", "label_coords", "outcome_means", "sweep",
+           "sweep_theory", "trial_data"]
 
 #: silent-knowledge measures compared between insight and no-insight networks
 MEASURES = {
@@ -126,9 +127,9 @@ def analyse(batches: Batches, config: InsightConfig, *, rng_seed: int = 0) -> xr
         "abs_gc_end_sim": (gs, _split(np.abs(end[..., 3]), n), MEASURES["abs_gc_end"]),
         "abs_gm_end_sim": (gs, _split(np.abs(end[..., 1]), n), MEASURES["abs_gm_end"]),
         "gc_grad_sim": (gs, _split(gc_grad, n), MEASURES["gc_grad"]),
-        "motion_acc_sim": (gs, _split(np.nanmean(bins[..., :4], -1), n),
+        "motion_acc_sim": (gs, _split(bins[..., :4].mean(-1), n),
                            MEASURES["motion_acc"]),
-        "colour_acc_sim": (gs, _split(np.nanmean(bins[..., 4:], -1), n),
+        "colour_acc_sim": (gs, _split(bins[..., 4:].mean(-1), n),
                            MEASURES["colour_acc"]),
         "max_wc_colour_sim": (gs, _split(np.abs(colour[..., 2]).max(-1), n),
                               "max |w_c| over the colour phase"),
@@ -224,3 +225,40 @@ def outcome_means(ds: xr.Dataset) -> xr.DataArray:
                                coords={"measure": list(MEASURES),
                                        "outcome": ["insight", "no_insight"]}),
                   "silent-knowledge measures by outcome (test networks)")
+
+
+def sweep(config: InsightConfig, field: str, values, *, seeds,
+          progress: Progress | None = None) -> xr.Dataset:
+    """:func:`analyse` at every value of config ``field`` (a new dimension named ``field``);
+    each value gets its own networks and controls (engine ``point`` = its index) and re-uses
+    the compiled program (the swept values are traced arguments)."""
+    parts = []
+    for i, value in enumerate(values):
+        cfg = config.replace(**{field: value})
+        batches = simulate_batches(cfg, seeds, point=i, progress=progress,
+                                   label=f"{field} = {value}")
+        parts.append(analyse(batches, cfg, rng_seed=i))
+    ds = xr.concat(parts, dim=field, data_vars="all", coords="minimal", compat="override",
+                   join="override")
+    ds[field] = list(values)
+    return label_coords(ds)
+
+
+def sweep_theory(ds: xr.Dataset, config: InsightConfig, field: str) -> xr.Dataset:
+    """Per sweep value: the mean P_insight over test networks and the mean first-passage
+    delay of R4, from each network's own onset state (ours)."""
+    p, delay = [], []
+    for value in ds[field].values:
+        cfg = config.replace(**{field: float(value)})
+        test = ds.sel({field: value, "group": "test"})
+        step = cfg.sigma_xi * (cfg.alpha if cfg.rule == "code" else 1.0)
+        p.append(float(np.nanmean(test.p_insight_theory.values)))
+        delay.append(theory.mean_first_passage(
+            np.abs(test.wc_onset_sim.values), test.w_star_theory.values, step,
+            cfg.task.colour_blocks * 100) if step > 0 else np.nan)
+    out = xr.Dataset({"fraction_theory": ((field,), np.array(p)),
+                      "delay_theory": ((field,), np.array(delay))},
+                     coords={field: ds[field].values})
+    _attrs(out.fraction_theory, "P_insight, R4 (mean over test networks; ours)")
+    _attrs(out.delay_theory, "mean first passage of |w_c| to w*, R4 (ours)", "trials")
+    return out

@@ -13,8 +13,8 @@ from ..core.study import Check
 from .analysis import default_insight
 
 __all__ = ["PUBLISHED", "behaviour", "criterion_report", "delays", "fraction", "headline",
-           "ratio", "selectivity", "silent_knowledge", "spearman", "theory_r1", "theory_r2",
-           "theory_r3", "theory_rho"]
+           "ratio", "selectivity", "silent_knowledge", "spearman", "sweep_fraction", "theory_r1",
+           "theory_r2", "theory_r3", "theory_r4_sweep", "theory_rho"]
 
 #: published values (paper, as quoted): (insight, no insight) where paired
 PUBLISHED = {
@@ -197,3 +197,18 @@ def spearman(x, y) -> float:
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return np.nan
     return float(spearmanr(x, y).statistic)
+
+
+def sweep_fraction(ds: xr.Dataset, field: str) -> np.ndarray:
+    """Insight fraction (default criterion) per sweep value and batch, (value, seed)."""
+    return default_insight(ds).mean("network").transpose(field, "seed").values
+
+
+def theory_r4_sweep(ds: xr.Dataset, field: str, label: str, threshold: float = 0.7
+                    ) -> list[Check]:
+    """R4 across a sweep: the mean P_insight is ordered like the simulated fraction."""
+    frac = sweep_fraction(ds, field).mean(axis=1)
+    return [Check.at_least(f"r4_spearman_{field}",
+                           f"Spearman(P_insight theory, simulated fraction) over {label}",
+                           spearman(ds.fraction_theory.values, frac), threshold,
+                           f"ours (R4): P_insight follows the insight fraction over {label}")]

@@ -35,14 +35,14 @@ with mu_c = 0 where colour is not predictive (code), or, for random-sign colour 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtr
 
-__all__ = ["DIVERGED", "Network", "accuracy", "data_grads", "effective", "init_params",
-           "output", "tree_ok", "update"]
+__all__ = ["DIVERGED", "Network", "Rule", "accuracy", "data_grads", "effective", "init_params",
+           "make_rule", "output", "tree_ok", "update"]
 
 #: a network whose parameters leave [-DIVERGED, DIVERGED] (or become non-finite) is frozen
 #: and flagged as diverged
@@ -51,22 +51,52 @@ DIVERGED = 1e4
 
 @dataclass(frozen=True)
 class Network:
-    """The static structure of the network and its update rule (hashable: compiled once)."""
+    """The static architecture (hashable: one compiled program per architecture)."""
 
-    rule: str = "code"  # "code" | "paper"
-    regulariser: str = "l1"  # "l1" | "l2" | "none"
-    gates: str = "learned"  # "learned" | "fixed" (g = 1)
-    noise_on: str = "all"  # "all" | "gates" | "weights"
     architecture: str = "gated"  # "gated" | "hidden"
     hidden_width: int = 8
 
 
-def init_params(z: jax.Array, net: Network, init: float, hidden_init: float,
-                dtype=jnp.float64) -> dict[str, jax.Array]:
-    """One network's parameters: gates ``g`` = (g_m, g_c) and weights ``w`` = (w_m, w_c), all
-    ``init``; for the hidden variant ``W1`` (H, 2) and ``w2`` (H,) are ``hidden_init`` times the
-    standard normals ``z`` (3H of them; unused otherwise)."""
-    g = jnp.full((2,), 1.0 if net.gates == "fixed" else init, dtype)
+class Rule(NamedTuple):
+    """The update rule as numbers (traced, so rules and ablations share a compiled program).
+
+    ``l1``/``l2``: coefficients of sign(g) and g in the gate regulariser step; ``clip``: the
+    code rule's gate clipping (threshold alpha lam); ``noise_scale``: alpha (code) or 1
+    (paper); ``noise_w``/``noise_g``: 1 where weights/gates receive noise; ``fixed``: 1 keeps
+    the gates at their initial value."""
+
+    alpha: Any
+    lam: Any
+    l1: Any
+    l2: Any
+    clip: Any
+    noise_scale: Any
+    noise_w: Any
+    noise_g: Any
+    fixed: Any
+
+
+def make_rule(rule: str = "code", *, alpha: float = 0.6, lam: float = 0.07,
+              regulariser: str = "l1", gates: str = "learned", noise_on: str = "all") -> Rule:
+    """The :class:`Rule` of ``rule`` ("code" or "paper") with the given options."""
+    code = rule == "code"
+    step = lam if code else alpha * lam
+    return Rule(alpha=alpha, lam=lam, l1=step if regulariser == "l1" else 0.0,
+                l2=step if regulariser == "l2" else 0.0,
+                clip=float(code and regulariser == "l1"),
+                noise_scale=alpha if code else 1.0,
+                noise_w=float(noise_on in ("all", "weights")),
+                noise_g=float(noise_on in ("all", "gates")),
+                fixed=float(gates == "fixed"))
+
+
+def init_params(z: jax.Array, net: Network, init: jax.Array, hidden_init: jax.Array,
+                gate_init: jax.Array, dtype=jnp.float64) -> dict[str, jax.Array]:
+    """One network's parameters: gates ``g`` = (g_m, g_c), both ``gate_init`` (= ``init``, or 1
+    for fixed gates), and weights ``w`` = (w_m, w_c), both ``init``; for the hidden variant
+    ``W1`` (H, 2) and ``w2`` (H,) are ``hidden_init`` times the standard normals ``z`` (3H of
+    them; unused otherwise)."""
+    g = jnp.full((2,), gate_init, dtype)
     if net.architecture == "gated":
         return {"g": g, "w": jnp.full((2,), init, dtype)}
     h = net.hidden_width
@@ -101,36 +131,22 @@ def data_grads(params: dict[str, jax.Array], x: jax.Array, y: jax.Array, eta: ja
 
 
 def update(params: dict[str, jax.Array], grads: dict[str, jax.Array], xi: dict[str, jax.Array],
-           net: Network, *, alpha: jax.Array, lam: jax.Array, freeze_gates: jax.Array
-           ) -> dict[str, jax.Array]:
-    """One update with data gradients ``grads`` and standard-normal noise ``xi`` (scaled here
-    by sigma_xi beforehand: ``xi`` is the noise itself); see the module docstring."""
-    code = net.rule == "code"
-    scale = alpha if code else 1.0
-    noise_w = net.noise_on in ("all", "weights")
-    noise_g = net.noise_on in ("all", "gates")
+           rule: Rule, *, freeze_gates: jax.Array) -> dict[str, jax.Array]:
+    """One update with data gradients ``grads`` and update noise ``xi`` (N(0, sigma_xi^2)
+    draws, one per parameter); see the module docstring."""
     new = {}
     for name, value in params.items():
-        if name == "g":
-            continue
-        new[name] = value - alpha * grads[name] + (scale * xi[name] if noise_w else 0.0)
+        if name != "g":
+            new[name] = (value - rule.alpha * grads[name]
+                         + rule.noise_scale * rule.noise_w * xi[name])
     g = params["g"]
-    if net.gates == "fixed":
-        new["g"] = g
-        return new
-    lam_step = lam if code else alpha * lam
-    if net.regulariser == "l1":
-        reg = lam_step * jnp.sign(g)
-    elif net.regulariser == "l2":
-        reg = lam_step * g
-    else:
-        reg = jnp.zeros_like(g)
-    g_new = g - alpha * grads["g"] - reg + (scale * xi["g"] if noise_g else 0.0)
-    if code and net.regulariser == "l1":
-        held = jnp.sign(g_new) * jnp.maximum(jnp.abs(g_new) - alpha * lam, 0.0)
-        g_new = jnp.where(g == 0, held, g_new)
-        g_new = jnp.where(g * g_new < 0, 0.0, g_new)
-    new["g"] = jnp.where(freeze_gates, g, g_new)
+    g_new = (g - rule.alpha * grads["g"] - rule.l1 * jnp.sign(g) - rule.l2 * g
+             + rule.noise_scale * rule.noise_g * xi["g"])
+    held = jnp.sign(g_new) * jnp.maximum(jnp.abs(g_new) - rule.alpha * rule.lam, 0.0)
+    clipped = jnp.where(g == 0, held, g_new)
+    clipped = jnp.where(g * clipped < 0, 0.0, clipped)
+    g_new = jnp.where(rule.clip > 0, clipped, g_new)
+    new["g"] = jnp.where((rule.fixed > 0) | freeze_gates, g, g_new)
     return new
 
 

@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 from ..core import plotting
 from . import theory
 from .analysis import default_insight
-from .claims import PUBLISHED
+from .claims import PUBLISHED, sweep_fraction
 
 __all__ = ["OUTCOME_COLORS", "dead_zone_figure", "delay_figure", "silent_figure",
            "sweep_figure", "switch_figure"]
@@ -38,10 +38,18 @@ def switch_figure(ds: xr.Dataset, title: str) -> Figure:
     ax = axes[0, 0]
     groups = {"insight": hard[:, 0][ins], "no insight": hard[:, 0][~ins],
               "control": hard[:, 1].reshape(-1, hard.shape[-1])}
-    for name, rows in groups.items():
-        if len(rows):
-            plotting.sim_band(ax, x, _smooth(rows, width), color=OUTCOME_COLORS[name],
-                              label=f"{name} (n = {len(rows)})", max_markers=30)
+    for name, rows in groups.items():  # a band (+-1 SD) for the insight group only
+        if not len(rows):
+            continue
+        curves = _smooth(rows, width)
+        label = f"{name} (n = {len(rows)})"
+        if name == "insight":
+            plotting.sim_band(ax, x, curves, color=OUTCOME_COLORS[name], label=label,
+                              max_markers=30)
+        else:
+            idx = np.linspace(0, x.size - 1, 30).astype(int)
+            ax.plot(x[idx], curves.mean(0)[idx], "o", mfc="none", ms=4,
+                    color=OUTCOME_COLORS[name], label=label)
     ax.axvline(onset, color="k", lw=0.8, ls=":")
     ax.text(onset, 1.0, " colour onset", fontsize=8, va="top")
     ax.set(xlabel="trial", ylabel="hardest-level accuracy", ylim=(0.4, 1.02),
@@ -74,7 +82,7 @@ def switch_figure(ds: xr.Dataset, title: str) -> Figure:
 
 def delay_figure(ds: xr.Dataset, config, title: str) -> Figure:
     """Histogram of delays (simulation) with the first-passage density of R4 (theory)."""
-    fig, axes = plotting.figure(1, width=3.8, height=3.0)
+    fig, axes = plotting.figure(1, width=3.8, height=4.0)
     ax = axes[0, 0]
     d = ds.delay_sim.values[np.isfinite(ds.delay_sim.values)]
     bins = np.arange(-100, 451, 25)
@@ -83,23 +91,29 @@ def delay_figure(ds: xr.Dataset, config, title: str) -> Figure:
             else "simulation")
     test = ds.sel(group="test")
     step = config.sigma_xi * (config.alpha if config.rule == "code" else 1.0)
-    grid = np.arange(1, config.task.colour_blocks * 100 + 1)
+    grid = np.arange(0, config.task.colour_blocks * 100 + 1)
     w0 = np.abs(test.wc_onset_sim.values).ravel()
     ws = test.w_star_theory.values.ravel()
-    keep = np.isfinite(w0) & np.isfinite(ws)
-    if keep.any() and step > 0:
-        p = theory.p_cross(w0[keep, None], ws[keep, None], step, grid[None, :])
-        density = np.diff(np.concatenate([np.zeros((p.shape[0], 1)), p], axis=1), axis=1)
-        density = density.sum(0) / max(p[:, -1].sum(), 1e-12)
-        plotting.theory_line(ax, grid, density * d.size * (bins[1] - bins[0]), color="k",
-                             label="theory (ours, R4): |$w_c$| reaches $w^*$")
-    ax.errorbar([PUBLISHED["delay_mean"]], [ax.get_ylim()[1] * 0.9],
+    inside = np.isfinite(w0) & np.isfinite(ws) & (w0 < ws)
+    beyond = int(np.sum(np.isfinite(w0) & (w0 >= ws)))
+    if inside.any() and step > 0:
+        # expected number of networks (inside the dead zone at onset) whose |w_c| first
+        # reaches w* in each histogram bin
+        p = theory.p_cross(w0[inside, None], ws[inside, None], step, np.maximum(grid, 1e-9))
+        expected = p.sum(0)
+        centres = 0.5 * (bins[1:] + bins[:-1])
+        per_bin = np.interp(bins[1:], grid, expected) - np.interp(bins[:-1], grid, expected)
+        ax.plot(centres, per_bin, "-", color="k", lw=1.6, drawstyle="steps-mid",
+                label=f"theory (ours, R4): |$w_c$| reaches $w^*$\n(+ {beyond} networks "
+                      "beyond $w^*$ at onset)")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
+    ax.errorbar([PUBLISHED["delay_mean"]], [ax.get_ylim()[1] * 0.93],
                 xerr=[PUBLISHED["delay_sd"]], fmt="s", color="k", ms=4, capsize=3,
                 label="published 175 $\\pm$ 105")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel="delay after colour onset (trials)", ylabel="insight networks",
-           title=title)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set(xlabel="delay after colour onset (trials)", ylabel="insight networks")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=1)
     return fig
 
 
@@ -162,30 +176,45 @@ def dead_zone_figure(ds: xr.Dataset, title: str) -> Figure:
     return fig
 
 
-def sweep_figure(values: np.ndarray, frac: np.ndarray, p_theory: np.ndarray,
-                 curve_x: np.ndarray, curve: np.ndarray, *, xlabel: str, title: str,
-                 delays: np.ndarray | None = None, delay_theory: np.ndarray | None = None,
-                 xscale: str = "linear") -> Figure:
-    """Insight fraction (simulation: mean +- SD over batches) against a swept value, with the
-    theory's P_insight (mean over networks from their own onset state: open squares; the
-    population curve of R4: line); optionally the mean delay in a second panel."""
-    panels = 1 if delays is None else 2
-    fig, axes = plotting.figure(panels, width=3.6, height=3.0)
+def sweep_figure(ds: xr.Dataset, config, field: str, *, xlabel: str, title: str,
+                 published: tuple[np.ndarray, np.ndarray, str] | None = None,
+                 delays: bool = False, xscale: str = "linear") -> Figure:
+    """Insight fraction (simulation: mean +- SD over batches) against the swept ``field``,
+    with the theory's P_insight (mean over networks from their own onset state: open squares;
+    the population curve of R4 with the pooled mean rho: line); optionally the mean delay
+    beside it (theory: mean first passage of R4)."""
+    values = ds[field].values.astype(float)
+    frac = sweep_fraction(ds, field)
+    fig, axes = plotting.figure(2 if delays else 1, width=3.6, height=4.0)
     ax = axes[0, 0]
+    if xscale == "symlog":
+        ax.set_xscale("symlog", linthresh=0.01, linscale=0.5)
     ax.errorbar(values, frac.mean(axis=1), yerr=frac.std(axis=1), fmt="o", mfc="none",
-                color="C3", capsize=3, label="simulation (batches)")
-    ax.plot(values, p_theory, "s", mfc="none", color="k", label="theory, per network")
-    plotting.theory_line(ax, curve_x, curve, color="k", label="theory, population curve")
-    ax.set(xlabel=xlabel, ylabel="fraction with insight", ylim=(-0.03, 1.03), xscale=xscale,
-           title=title)
-    ax.legend(fontsize=7, loc="best")
-    if delays is not None:
+                color="C3", capsize=3, label=r"simulation (mean $\pm$ SD over batches)")
+    ax.plot(values, ds.fraction_theory.values, "s", mfc="none", color="k",
+            label="theory (ours), per network")
+    rho = float(np.nanmean(ds.rho_onset_theory.sel(group="test").values))
+    grid = np.linspace(values.min(), values.max(), 200)
+    kw = dict(alpha=config.alpha, mu_c=config.mu_c, n_on=config.task.onset,
+              n_colour=config.task.colour_blocks * 100, w_init=config.init, rule=config.rule)
+    other = {"sigma_xi": config.lam, "lam": config.sigma_xi}[field]
+    curve = (theory.p_insight_curve(grid, other, rho, **kw) if field == "sigma_xi"
+             else theory.p_insight_curve(other, grid, rho, **kw))
+    plotting.theory_line(ax, grid, curve, color="k", label="theory (ours), mean $\\rho$ = "
+                                                           f"{rho:.2f}")
+    if published is not None:
+        ax.plot(published[0], published[1], "D", color="0.4", ms=5, label=published[2])
+    ax.set(xlabel=xlabel, ylabel="fraction with insight", ylim=(-0.03, 1.05))
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    if delays:
         ax = axes[0, 1]
-        ax.errorbar(values, np.nanmean(delays, axis=1), yerr=np.nanstd(delays, axis=1),
-                    fmt="o", mfc="none", color="C3", capsize=3, label="simulation")
-        if delay_theory is not None:
-            plotting.theory_line(ax, values, delay_theory, color="k",
-                                 label="theory (ours): median first passage")
-        ax.set(xlabel=xlabel, ylabel="mean delay (trials)", xscale=xscale, title="delays")
-        ax.legend(fontsize=7, loc="best")
+        d = ds.delay_sim.transpose(field, ...).values.reshape(len(values), -1)
+        ax.errorbar(values, np.nanmean(d, axis=1), yerr=np.nanstd(d, axis=1), fmt="o",
+                    mfc="none", color="C3", capsize=3, label="simulation (fitted switch)")
+        plotting.theory_line(ax, values, ds.delay_theory.values, color="k",
+                             label="theory (ours): first passage to $w^*$")
+        ax.set(xlabel=xlabel, ylabel="mean delay (trials)")
+        ax.set_title("delays of insight networks", fontsize=8)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     return fig

@@ -23,7 +23,8 @@ from ..core.engine import simulate
 from ..core.study import Progress
 from . import data, model, observables
 
-__all__ = ["PAPER_VARIANT", "Batches", "InsightConfig", "motion_table", "simulate_batches"]
+__all__ = ["PAPER_VARIANT", "Batches", "InsightConfig", "SweepConfig", "motion_table",
+           "simulate_batches"]
 
 #: the field values of the paper-text variant (the defaults are the authors' code)
 PAPER_VARIANT = {"rule": "paper", "targets": "plus_minus", "colour_before": "random_sign",
@@ -111,14 +112,34 @@ class InsightConfig(Config):
 
     @property
     def network(self) -> model.Network:
-        return model.Network(rule=self.rule, regulariser=self.regulariser, gates=self.gates,
-                             noise_on=self.noise_on, architecture=self.architecture,
-                             hidden_width=self.hidden_width)
+        return model.Network(architecture=self.architecture, hidden_width=self.hidden_width)
+
+    @property
+    def update_rule(self) -> model.Rule:
+        return model.make_rule(self.rule, alpha=self.alpha, lam=self.lam,
+                               regulariser=self.regulariser, gates=self.gates,
+                               noise_on=self.noise_on)
 
     @property
     def means_label(self) -> str:
         """Where the motion means came from (for attrs, titles and check names)."""
         return f"file {self.motion_means_file}" if self.motion_means_file else self.motion_means
+
+
+@dataclass(frozen=True)
+class SweepConfig(InsightConfig):
+    """:class:`InsightConfig` for sweeps: the default criterion only and no extra control pool
+    (the per-value cost is then one lowe fit per network)."""
+
+    fits: tuple[str, ...] = param(("lowe",), "sigmoid fits (first: default)",
+                                  choices=observables.FITS)
+    thresholds: tuple[str, ...] = param(("max_control",), "insight thresholds (first: default)",
+                                        choices=observables.THRESHOLDS)
+    scores: tuple[str, ...] = param(("steepness_minus_sse",),
+                                    "classification scores (first: default)",
+                                    choices=observables.SCORES)
+    pool_factor: int = param(1, "control pool for control_quantile: pool_factor x n_networks",
+                             ge=1)
 
 
 def motion_table(config: InsightConfig) -> np.ndarray | None:
@@ -154,8 +175,9 @@ def _program(net: model.Network, task: data.Task, synthetic: bool, dtype: str, n
             table = args["table"].astype(dt)
             mu_m = table[stream % table.shape[0]]
         z = jax.random.normal(k_par, (n_streams, 3 * net.hidden_width), dt)[stream]
+        gate_init = jnp.where(args["rule"].fixed > 0, 1.0, args["init"])
         params = jax.vmap(lambda zi: model.init_params(zi, net, args["init"],
-                                                       args["hidden_init"], dt))(z)
+                                                       args["hidden_init"], gate_init, dt))(z)
         n = stream.shape[0]
         return {"p": params, "level": level[stream], "label": label[stream], "mu_m": mu_m,
                 "t": jnp.zeros((), jnp.int32), "correct": jnp.zeros((n,), bool),
@@ -171,8 +193,7 @@ def _program(net: model.Network, task: data.Task, synthetic: bool, dtype: str, n
         sizes = np.cumsum([leaf.size for leaf in leaves])[:-1]
         noise = [args["sigma_xi"].astype(dt) * part.reshape(leaf.shape)
                  for part, leaf in zip(jnp.split(z[4:], sizes), leaves)]
-        new = model.update(p, grads, jax.tree.unflatten(tree, noise), net,
-                           alpha=args["alpha"].astype(dt), lam=args["lam"].astype(dt),
+        new = model.update(p, grads, jax.tree.unflatten(tree, noise), args["rule"],
                            freeze_gates=freeze)
         bad = ~model.tree_ok(new) | diverged
         new = jax.tree.map(lambda a, b: jnp.where(bad, b, a), new, p)
@@ -247,10 +268,10 @@ def simulate_batches(config: InsightConfig, seeds, *, point: int = 0,
     is_test = np.concatenate([np.ones(n, bool), np.zeros(n_ctrl, bool)])
     stream = np.concatenate([np.arange(n), np.arange(n_ctrl)]).astype(np.int32)
     dt = jnp.dtype(config.dtype)
-    args = {"alpha": config.alpha, "lam": config.lam, "sigma_xi": config.sigma_xi,
-            "sigma_eta": config.sigma_eta, "init": config.init,
+    args = {"sigma_xi": config.sigma_xi, "sigma_eta": config.sigma_eta, "init": config.init,
             "hidden_init": config.hidden_init}
     args = {k: jnp.asarray(v, dt) for k, v in args.items()}
+    args["rule"] = model.Rule(*(jnp.asarray(v, dt) for v in config.update_rule))
     args.update(stream=jnp.asarray(stream), test=jnp.asarray(is_test),
                 point=jnp.asarray(point, jnp.int32),
                 table=jnp.asarray(np.zeros((1, 5)) if table is None else table, dt))

@@ -34,7 +34,7 @@ __all__ = [
     "BGK",
     "escape_time",
     "gate_kick_probability",
-    "hitting_time_quantile",
+    "mean_first_passage",
     "mean_abs_wc",
     "p_cross",
     "p_insight_curve",
@@ -119,16 +119,17 @@ def p_cross(w0, barrier, step_sd, n_steps, *, n_images: int = 8) -> np.ndarray:
     return np.where(outside, 1.0, p)
 
 
-def hitting_time_quantile(w0, barrier, step_sd, n_steps, q: float = 0.5) -> np.ndarray:
-    """Trials until the walk has left (-barrier, barrier) with probability q times its
-    probability of leaving within ``n_steps`` (q = 0.5: the median delay of those that do)."""
-    grid = np.arange(1, int(np.max(n_steps)) + 1, dtype=float)
-    w0, barrier, step_sd = (np.asarray(v, float)[..., None] for v in (w0, barrier, step_sd))
-    probs = p_cross(w0, barrier, step_sd, grid)
-    target = q * probs[..., -1:]
-    hit = probs >= target
-    out = np.argmax(hit, axis=-1).astype(float) + 1.0
-    return np.where(probs[..., -1] > 0, out, np.nan)
+def mean_first_passage(w0, barrier, step_sd, n_steps: int) -> float:
+    """R4 delays: the mean trial at which |w_c| first reaches w*, over the networks (rows of
+    ``w0``, ``barrier``) that do so within ``n_steps`` (mixture over networks, each weighted by
+    its crossing probability; networks starting beyond w* count at trial 0)."""
+    grid = np.arange(0, int(n_steps) + 1, dtype=float)
+    w0, barrier = (np.ravel(np.asarray(v, float))[:, None] for v in (w0, barrier))
+    probs = p_cross(w0, barrier, step_sd, np.maximum(grid, 1e-12)[None, :])
+    probs[:, 0] = np.where(np.abs(w0[:, 0]) >= barrier[:, 0], 1.0, 0.0)
+    density = np.diff(probs, axis=1, prepend=0.0)
+    total = density.sum()
+    return float((density * grid).sum() / total) if total > 0 else np.nan
 
 
 def p_insight_curve(sigma_xi, lam, rho_value, *, alpha: float = 0.6, mu_c: float = 0.22,
