@@ -13,8 +13,8 @@ from ..core.study import Progress
 from . import observables, theory
 from .simulate import Batches, InsightConfig, simulate_batches
 
-__all__ = ["MEASURES", "analyse", "default_insight", "label_coords", "outcome_means", "sweep",
-           "sweep_theory", "trial_data"]
+__all__ = ["MEASURES", "analyse", "compare", "default_insight", "label_coords",
+           "outcome_means", "sweep", "sweep_theory", "trial_data"]
 
 #: silent-knowledge measures compared between insight and no-insight networks
 MEASURES = {
@@ -227,21 +227,30 @@ def outcome_means(ds: xr.Dataset) -> xr.DataArray:
                   "silent-knowledge measures by outcome (test networks)")
 
 
+def compare(config: InsightConfig, runs: dict, dim: str, *, seeds,
+            progress: Progress | None = None) -> xr.Dataset:
+    """:func:`analyse` for each ``{label: field overrides}`` of ``runs`` (a new dimension
+    ``dim`` labelled by the keys); each run gets its own networks and controls (engine
+    ``point`` = its index) and runs sharing array shapes re-use one compiled program (the
+    rule, noise and strengths are traced arguments)."""
+    parts = []
+    for i, (label, overrides) in enumerate(runs.items()):
+        cfg = config.replace(**overrides)
+        batches = simulate_batches(cfg, seeds, point=i, progress=progress, label=f"{label}")
+        parts.append(analyse(batches, cfg, rng_seed=i))
+    ds = xr.concat(parts, dim=dim, data_vars="all", coords="minimal", compat="override",
+                   join="override")
+    ds[dim] = list(runs)
+    return label_coords(ds)
+
+
 def sweep(config: InsightConfig, field: str, values, *, seeds,
           progress: Progress | None = None) -> xr.Dataset:
-    """:func:`analyse` at every value of config ``field`` (a new dimension named ``field``);
-    each value gets its own networks and controls (engine ``point`` = its index) and re-uses
-    the compiled program (the swept values are traced arguments)."""
-    parts = []
-    for i, value in enumerate(values):
-        cfg = config.replace(**{field: value})
-        batches = simulate_batches(cfg, seeds, point=i, progress=progress,
-                                   label=f"{field} = {value}")
-        parts.append(analyse(batches, cfg, rng_seed=i))
-    ds = xr.concat(parts, dim=field, data_vars="all", coords="minimal", compat="override",
-                   join="override")
+    """:func:`compare` over the values of one config ``field`` (the dimension ``field``)."""
+    runs = {f"{field} = {v}": {field: v} for v in values}
+    ds = compare(config, runs, field, seeds=seeds, progress=progress)
     ds[field] = list(values)
-    return label_coords(ds)
+    return ds
 
 
 def sweep_theory(ds: xr.Dataset, config: InsightConfig, field: str) -> xr.Dataset:

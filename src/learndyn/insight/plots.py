@@ -14,8 +14,8 @@ from . import theory
 from .analysis import default_insight
 from .claims import PUBLISHED, sweep_fraction
 
-__all__ = ["OUTCOME_COLORS", "dead_zone_figure", "delay_figure", "silent_figure",
-           "sweep_figure", "switch_figure"]
+__all__ = ["OUTCOME_COLORS", "ablation_figure", "dead_zone_figure", "delay_figure",
+           "silent_figure", "sweep_figure", "switch_figure"]
 
 OUTCOME_COLORS = {"insight": "C3", "no insight": "C0", "control": "0.55"}
 
@@ -211,10 +211,45 @@ def sweep_figure(ds: xr.Dataset, config, field: str, *, xlabel: str, title: str,
         ax = axes[0, 1]
         d = ds.delay_sim.transpose(field, ...).values.reshape(len(values), -1)
         ax.errorbar(values, np.nanmean(d, axis=1), yerr=np.nanstd(d, axis=1), fmt="o",
-                    mfc="none", color="C3", capsize=3, label="simulation (fitted switch)")
+                    mfc="none", color="C3", capsize=3,
+                    label="simulation (fitted switch; mean $\\pm$ SD over networks)")
         plotting.theory_line(ax, values, ds.delay_theory.values, color="k",
                              label="theory (ours): first passage to $w^*$")
         ax.set(xlabel=xlabel, ylabel="mean delay (trials)")
         ax.set_title("delays of insight networks", fontsize=8)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return fig
+
+
+def ablation_figure(ds: xr.Dataset, labels: dict[str, str], published: dict[str, float],
+                    title: str) -> Figure:
+    """Insight fraction and median delay per ablation (bars: simulation; diamonds: published
+    where there is a published number)."""
+    names = list(ds.ablation.values)
+    frac = default_insight(ds).mean("network").transpose("ablation", "seed").values
+    delay = ds.delay_sim.transpose("ablation", ...).values.reshape(len(names), -1)
+    fig, axes = plotting.figure(2, width=3.4, height=0.32 * len(names) + 1.2)
+    y = np.arange(len(names))[::-1]
+    ax = axes[0, 0]
+    ax.barh(y, frac.mean(axis=1), color="C3", alpha=0.7, height=0.6, label="simulation")
+    for yi, row in zip(y, frac):
+        ax.plot(row, np.full(row.size, yi), "k.", ms=3)
+    pub = [(yi, published[n]) for yi, n in zip(y, names) if n in published]
+    if pub:
+        ax.plot([p[1] for p in pub], [p[0] for p in pub], "D", color="0.3", ms=5,
+                label="published")
+    ax.set_yticks(y, [labels.get(n, n) for n in names], fontsize=8)
+    ax.set(xlim=(0, 1.02), xlabel="fraction with insight")
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7, loc="upper right")
+    ax = axes[0, 1]
+    with np.errstate(all="ignore"):
+        med = np.array([np.nanmedian(r) if np.isfinite(r).any() else np.nan for r in delay])
+    ax.barh(y, np.where(np.isfinite(med), med, 0.0), color="C0", alpha=0.7, height=0.6)
+    for yi, m in zip(y, med):
+        if not np.isfinite(m):
+            ax.text(2, yi, "no insight networks", va="center", fontsize=7)
+    ax.set_yticks(y, [])
+    ax.set(xlabel="median delay (trials)")
+    ax.set_title("delays of insight networks", fontsize=8)
     return fig
