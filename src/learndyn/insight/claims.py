@@ -10,7 +10,7 @@ import xarray as xr
 from scipy.stats import spearmanr
 
 from ..core.study import Check
-from .analysis import default_insight
+from .analysis import default_insight, outcome_means
 
 __all__ = ["PUBLISHED", "behaviour", "criterion_report", "delays", "fraction", "headline",
            "ratio", "selectivity", "silent_knowledge", "spearman", "sweep_fraction", "theory_r1",
@@ -31,7 +31,8 @@ def fraction(ds: xr.Dataset) -> np.ndarray:
 
 
 def _by_outcome(ds: xr.Dataset, name: str) -> tuple[float, float]:
-    m = ds.silent_knowledge_sim.sel(measure=name).values
+    """(insight, no insight) means of a measure, from the per-network variables."""
+    m = outcome_means(ds).sel(measure=name).values
     return float(m[0]), float(m[1])
 
 

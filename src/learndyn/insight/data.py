@@ -130,7 +130,8 @@ def trial_sequence(key: jax.Array, task: Task, n: int) -> tuple[jax.Array, jax.A
 def synthetic_motion_means(key: jax.Array, n: int, dtype=jnp.float64) -> jax.Array:
     """Motion means of ``n`` networks, max(0, N(m_l, s_l^2)) per level, shape ``(n, 5)``."""
     z = jax.random.normal(key, (n, len(COHERENCES)), dtype)
-    return jnp.maximum(0.0, jnp.asarray(MEAN_MEAN, dtype) + jnp.asarray(MEAN_SD, dtype) * z)
+    mean, sd = jnp.asarray(MEAN_MEAN, dtype)[None, :], jnp.asarray(MEAN_SD, dtype)[None, :]
+    return jnp.maximum(0.0, mean + sd * z)
 
 
 def load_motion_means(path: str | Path, n_networks: int) -> np.ndarray:

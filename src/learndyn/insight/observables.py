@@ -40,6 +40,7 @@ __all__ = [
     "fit_lowe",
     "fit_switch",
     "jump_score",
+    "local_descent",
     "lone_control_threshold",
     "rise_time",
     "sigmoid",
@@ -87,37 +88,47 @@ def _sse(series: np.ndarray, f_min: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def fit_lowe(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, rho_end: float = 1e-8,
              max_evals: int = 10_000) -> dict[str, np.ndarray]:
-    """The local fit from (0.5, 4, 7), vectorised over networks (rows of ``series``).
-
-    A linear-model trust-region descent in the spirit of COBYLA, in coordinates scaled by
-    NLopt's default initial steps for this start and these bounds, (0.1125, 3, 1.5): the
-    simplex x + rho e_i (rho = 1 at first) gives a linear model of the SSE; the trial point
-    is x - rho g/|g| (clipped to the bounds). The best of the simplex and the trial point
-    becomes x; when neither improves on x, rho halves. Stops when rho < ``rho_end``."""
+    """The local fit from (0.5, 4, 7), vectorised over networks (rows of ``series``): a
+    linear-model trust-region descent in the spirit of COBYLA (:func:`local_descent`), in
+    coordinates scaled by NLopt's default initial steps for this start and these bounds,
+    (0.1125, 3, 1.5). Stops when the trust radius falls below ``rho_end``."""
     series = np.asarray(series, float)
-    n = series.shape[0]
     f_min = series[:, :n_pre].mean(axis=1)
-    scale = np.array([0.1125, 3.0, 1.5])
-    lo, hi = (LOWER - START) / scale, (UPPER - START) / scale
+    x0 = np.tile(START, (series.shape[0], 1))
+    x = local_descent(series, f_min, x0, np.array([0.1125, 3.0, 1.5]), rho_end=rho_end,
+                      max_evals=max_evals)
+    return _result(series, f_min, x)
 
+
+def local_descent(series: np.ndarray, f_min: np.ndarray, x0: np.ndarray, scale: np.ndarray, *,
+                  rho_end: float = 1e-8, max_evals: int = 10_000) -> np.ndarray:
+    """Minimise the SSE of the sigmoid from ``x0`` (N, 3) = (f_max, t_s, m) within the bounds.
+
+    In coordinates z = (x - x0) / ``scale``: the simplex z + rho e_i (rho = 1 at first, steps
+    turned inwards at a bound) gives a linear model of the SSE; the trial point is
+    z - rho g/|g| (clipped to the bounds). The best of the simplex and the trial point becomes
+    z; when none improves on z, rho halves. Rows run until rho < ``rho_end`` or
+    ``max_evals`` evaluations."""
+    n = series.shape[0]
+    lo, hi = (LOWER[None] - x0) / scale, (UPPER[None] - x0) / scale
     z = np.zeros((n, 3))
-    f = _sse(series, f_min, START + scale * z[:, None, :])[:, 0]
+    f = _sse(series, f_min, x0[:, None, :])[:, 0]
     rho = np.ones(n)
     evals = 1
     act = np.arange(n)  # rows still running: only these are computed
     while act.size and evals + 4 <= max_evals:
         za, fa, ra, k = z[act], f[act], rho[act], np.arange(act.size)
-        # simplex vertices (stepping inwards where a bound is hit) and their linear model
-        steps = ra[:, None] * np.where(za + ra[:, None] <= hi, 1.0, -1.0)
+        base, ya, fm = x0[act], series[act], f_min[act]
+        steps = ra[:, None] * np.where(za + ra[:, None] <= hi[act], 1.0, -1.0)
         simplex = za[:, None, :] + np.eye(3)[None] * steps[:, None, :]
-        trial_f = _sse(series[act], f_min[act], START + scale * simplex)
-        grad = (trial_f - fa[:, None]) / steps
+        f_simplex = _sse(ya, fm, base[:, None, :] + scale * simplex)
+        grad = (f_simplex - fa[:, None]) / steps
         norm = np.linalg.norm(grad, axis=1)
         direction = -grad / np.where(norm > 0, norm, 1.0)[:, None]
-        trial = np.clip(za + ra[:, None] * direction, lo, hi)
+        trial = np.clip(za + ra[:, None] * direction, lo[act], hi[act])
         cand = np.concatenate([simplex, trial[:, None, :]], axis=1)
-        fc = np.concatenate(
-            [trial_f, _sse(series[act], f_min[act], START + scale * trial[:, None, :])], axis=1)
+        fc = np.concatenate([f_simplex, _sse(ya, fm, base[:, None, :] + scale * trial[:, None])],
+                            axis=1)
         best = np.argmin(fc, axis=1)
         better = fc[k, best] < fa
         z[act] = np.where(better[:, None], cand[k, best], za)
@@ -125,7 +136,7 @@ def fit_lowe(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, rho_end: float =
         rho[act] = np.where(better, ra, 0.5 * ra)
         act = act[rho[act] >= rho_end]
         evals += 4
-    return _result(series, f_min, START + scale * z)
+    return x0 + scale * z
 
 
 def _grid_sse(d: np.ndarray, shapes: np.ndarray, lo: np.ndarray, hi: np.ndarray):
@@ -144,26 +155,31 @@ def _grid_sse(d: np.ndarray, shapes: np.ndarray, lo: np.ndarray, hi: np.ndarray)
     return amp, sse
 
 
-def fit_grid(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, chunk: int = 128
-             ) -> dict[str, np.ndarray]:
+def fit_grid(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, n_starts: int = 6,
+             chunk: int = 128) -> dict[str, np.ndarray]:
     """The least-squares fit: a (t_s, m) grid (spacing 0.05 x 0.1) with the optimal clipped
-    f_max in closed form, refined twice on 21 x 21 grids around the best point (final spacing
-    5e-4 x 1e-3)."""
+    f_max in closed form; from the ``n_starts`` best grid points, two zoomed 21 x 21 grids
+    (final spacing 5e-4 x 1e-3) and a polish by :func:`local_descent`; the best result."""
     series = np.asarray(series, float)
     n, n_bins = series.shape
     t = np.arange(1, n_bins + 1, dtype=float)
-    f_min = series[:, :n_pre].mean(axis=1)
-    d = series - f_min[:, None]
-    lo, hi = LOWER[0] - f_min, UPPER[0] - f_min
     ts, ms = np.meshgrid(np.linspace(LOWER[1], UPPER[1], 241),
                          np.linspace(LOWER[2], UPPER[2], 91), indexing="ij")
     ts, ms = ts.ravel(), ms.ravel()
     shapes = sigmoid(t[None, :], 0.0, 1.0, ms[:, None], ts[:, None])
-    best = np.empty((n, 2))
+    f_min = series[:, :n_pre].mean(axis=1)
+    d = series - f_min[:, None]
+    starts = np.empty((n, n_starts, 2))
     for i in range(0, n, chunk):
-        _, sse = _grid_sse(d[i:i + chunk], shapes, lo[i:i + chunk], hi[i:i + chunk])
-        k = np.argmin(sse, axis=1)
-        best[i:i + chunk] = np.stack([ts[k], ms[k]], axis=1)
+        sl = slice(i, i + chunk)
+        _, sse = _grid_sse(d[sl], shapes, LOWER[0] - f_min[sl], UPPER[0] - f_min[sl])
+        k = np.argpartition(sse, n_starts, axis=1)[:, :n_starts]
+        starts[sl] = np.stack([ts[k], ms[k]], axis=-1)
+    # every start refined as its own row
+    rows = np.repeat(np.arange(n), n_starts)
+    y, fm, best = series[rows], f_min[rows], starts.reshape(-1, 2)
+    dr = y - fm[:, None]
+    lo, hi = LOWER[0] - fm, UPPER[0] - fm
     offsets = np.linspace(-1.0, 1.0, 21)
     for width in ((0.05, 0.1), (0.005, 0.01)):
         local_t = np.clip(best[:, 0:1, None] + width[0] * offsets[None, :, None],
@@ -171,15 +187,19 @@ def fit_grid(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, chunk: int = 128
         local_m = np.clip(best[:, 1:2, None] + width[1] * offsets[None, None, :],
                           LOWER[2], UPPER[2])
         local_t, local_m = np.broadcast_arrays(local_t, local_m)
-        lt, lm = local_t.reshape(n, -1), local_m.reshape(n, -1)
-        shapes = sigmoid(t[None, None, :], 0.0, 1.0, lm[..., None], lt[..., None])
-        _, sse = _grid_sse(d, shapes, lo, hi)
+        lt, lm = local_t.reshape(rows.size, -1), local_m.reshape(rows.size, -1)
+        shape = sigmoid(t[None, None, :], 0.0, 1.0, lm[..., None], lt[..., None])
+        _, sse = _grid_sse(dr, shape, lo, hi)
         k = np.argmin(sse, axis=1)
-        best = np.stack([lt[np.arange(n), k], lm[np.arange(n), k]], axis=1)
-    shapes = sigmoid(t[None, None, :], 0.0, 1.0, best[:, 1:2, None], best[:, 0:1, None])
-    amp, _ = _grid_sse(d, shapes, lo, hi)
-    x = np.stack([f_min + amp[:, 0], best[:, 0], best[:, 1]], axis=1)
-    return _result(series, f_min, x)
+        best = np.stack([lt[np.arange(rows.size), k], lm[np.arange(rows.size), k]], axis=1)
+    shape = sigmoid(t[None, None, :], 0.0, 1.0, best[:, 1:2, None], best[:, 0:1, None])
+    amp, _ = _grid_sse(dr, shape, lo, hi)
+    x = np.stack([fm + amp[:, 0], best[:, 0], best[:, 1]], axis=1)
+    x = local_descent(y, fm, x, np.array([0.02, 0.1, 0.5]), rho_end=1e-7,
+                      max_evals=4000)  # polish off the grid (steep fits lie in curved valleys)
+    sse = _sse(y, fm, x).reshape(n, n_starts)
+    pick = np.argmin(sse, axis=1)
+    return _result(series, f_min, x.reshape(n, n_starts, 3)[np.arange(n), pick])
 
 
 def _result(series, f_min, x) -> dict[str, np.ndarray]:
