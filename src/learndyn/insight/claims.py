@@ -187,8 +187,10 @@ def theory_r3(ds: xr.Dataset, limit: float = 200.0) -> list[Check]:
 def theory_rho(ds: xr.Dataset) -> list[Check]:
     ins = default_insight(ds).values
     rho = ds.rho_onset_theory.sel(group="test").values
-    return [Check.at_least("r4_rho_higher", "mean rho at onset: insight minus no insight",
-                           np.nanmean(rho[ins]) - np.nanmean(rho[~ins]), 0.0,
+    diff = (np.nanmean(rho[ins]) - np.nanmean(rho[~ins]) if ins.any() and (~ins).any()
+            else np.nan)
+    return [Check.at_least("r4_rho_higher", "mean rho at onset: insight minus no insight", diff,
+                           0.0,
                            "ours (R4): worse motion fits leave more for colour to explain")]
 
 
