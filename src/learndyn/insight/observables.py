@@ -156,10 +156,11 @@ def _grid_sse(d: np.ndarray, shapes: np.ndarray, lo: np.ndarray, hi: np.ndarray)
 
 
 def fit_grid(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, n_starts: int = 6,
-             chunk: int = 128) -> dict[str, np.ndarray]:
+             chunk: int = 64) -> dict[str, np.ndarray]:
     """The least-squares fit: a (t_s, m) grid (spacing 0.05 x 0.1) with the optimal clipped
     f_max in closed form; from the ``n_starts`` best grid points, two zoomed 21 x 21 grids
-    (final spacing 5e-4 x 1e-3) and a polish by :func:`local_descent`; the best result."""
+    (final spacing 5e-4 x 1e-3) and a polish by :func:`local_descent`; the best result.
+    Runs ``chunk`` networks at a time (bounded memory)."""
     series = np.asarray(series, float)
     n, n_bins = series.shape
     t = np.arange(1, n_bins + 1, dtype=float)
@@ -168,13 +169,17 @@ def fit_grid(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, n_starts: int = 
     ts, ms = ts.ravel(), ms.ravel()
     shapes = sigmoid(t[None, :], 0.0, 1.0, ms[:, None], ts[:, None])
     f_min = series[:, :n_pre].mean(axis=1)
+    x = np.concatenate([_grid_chunk(series[i:i + chunk], f_min[i:i + chunk], t, ts, ms, shapes,
+                                    n_starts) for i in range(0, n, chunk)])
+    return _result(series, f_min, x)
+
+
+def _grid_chunk(series, f_min, t, ts, ms, shapes, n_starts):
+    n = series.shape[0]
     d = series - f_min[:, None]
-    starts = np.empty((n, n_starts, 2))
-    for i in range(0, n, chunk):
-        sl = slice(i, i + chunk)
-        _, sse = _grid_sse(d[sl], shapes, LOWER[0] - f_min[sl], UPPER[0] - f_min[sl])
-        k = np.argpartition(sse, n_starts, axis=1)[:, :n_starts]
-        starts[sl] = np.stack([ts[k], ms[k]], axis=-1)
+    _, sse = _grid_sse(d, shapes, LOWER[0] - f_min, UPPER[0] - f_min)
+    k = np.argpartition(sse, n_starts, axis=1)[:, :n_starts]
+    starts = np.stack([ts[k], ms[k]], axis=-1)
     # every start refined as its own row
     rows = np.repeat(np.arange(n), n_starts)
     y, fm, best = series[rows], f_min[rows], starts.reshape(-1, 2)
@@ -199,7 +204,7 @@ def fit_grid(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, n_starts: int = 
                       max_evals=4000)  # polish off the grid (steep fits lie in curved valleys)
     sse = _sse(y, fm, x).reshape(n, n_starts)
     pick = np.argmin(sse, axis=1)
-    return _result(series, f_min, x.reshape(n, n_starts, 3)[np.arange(n), pick])
+    return x.reshape(n, n_starts, 3)[np.arange(n), pick]
 
 
 def _result(series, f_min, x) -> dict[str, np.ndarray]:

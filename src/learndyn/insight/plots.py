@@ -151,8 +151,8 @@ def dead_zone_figure(ds: xr.Dataset, title: str) -> Figure:
         ax.plot(ws[mask], reach[mask], "o", mfc="none", ms=3, color=OUTCOME_COLORS[name],
                 label=f"simulation: {name}")
     finite = np.isfinite(ws) & np.isfinite(reach) & (ws > 0) & (reach > 0)
-    lim = (0.8 * min(ws[finite].min(), reach[finite].min()),
-           1.2 * max(ws[finite].max(), reach[finite].max()))
+    both = np.concatenate([ws[finite], reach[finite]])
+    lim = (0.8 * np.percentile(both, 0.5), 1.25 * np.percentile(both, 99.5))
     plotting.theory_line(ax, lim, lim, color="k", label="theory (ours): |$w_c$| = $w^*$")
     ax.set(xscale="log", yscale="log", xlim=lim, ylim=lim, xlabel="$w^*$ at onset",
            ylabel="max |$w_c$| in the colour phase", title="(a) " + title)
@@ -170,7 +170,7 @@ def dead_zone_figure(ds: xr.Dataset, title: str) -> Figure:
             ns.append(m.sum())
     ax.plot(xs, ys, "o", mfc="none", color="C3", label="simulation (binned networks)")
     plotting.theory_line(ax, [0, 1], [0, 1], color="k", label="theory: perfect calibration")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="$P_{insight}$, theory (ours, R4)",
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="$P_{insight}$, theory (ours, R4)",
            ylabel="fraction with insight", title="(b) calibration")
     ax.legend(fontsize=7, loc="upper left")
     return fig
