@@ -80,12 +80,12 @@ def test_paired_controls_and_means_table(tmp_path):
     path = tmp_path / "means.csv"
     path.write_text("\n".join(["0.0,0.1,0.2,0.3,0.4"] * 4))
     config = simulate.InsightConfig(n_networks=4, pool_factor=2, pretrain_blocks=1,
-                                    motion_means_file=str(path))
+                                    motion_means_file=str(path), dtype="float32")
     with jax.enable_x64(True):
         b = simulate.simulate_batches(config, [0, 1])
     onset = config.task.onset - config.task.n_pretrain
     np.testing.assert_array_equal(b.params[:, :4, :onset + 1], b.params[:, 4:8, :onset + 1])
     assert not np.array_equal(b.params[:, :4, -1], b.params[:, 4:8, -1])
     assert not np.array_equal(b.params[:, 4:8, -1], b.params[:, 8:, -1])  # pool: new networks
-    np.testing.assert_array_equal(b.mu_m[0, :, 4], 0.4)
-    assert b.acc.shape == (2, 12, config.task.n_main)
+    np.testing.assert_allclose(b.mu_m[0, :, 4], 0.4, rtol=1e-6)
+    assert b.acc.shape == (2, 12, config.task.n_main) and b.acc.dtype == np.float32

@@ -7,8 +7,9 @@ Studies: ``insight``, ``insight_noise``, ``insight_lambda`` and ``insight_ablati
 of :mod:`learndyn.studies`).
 """
 
-from . import analysis, data, model, observables, simulate, theory
+from . import analysis, claims, data, model, observables, plots, simulate, theory
 
 STUDIES = ("insight", "insight_noise", "insight_lambda", "insight_ablations")
 
-__all__ = ["STUDIES", "analysis", "data", "model", "observables", "simulate", "theory"]
+__all__ = ["STUDIES", "analysis", "claims", "data", "model", "observables", "plots", "simulate",
+           "theory"]

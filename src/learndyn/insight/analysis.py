@@ -156,8 +156,8 @@ def analyse(batches: Batches, config: InsightConfig, *, rng_seed: int = 0) -> xr
 
 def trial_data(batches: Batches, config: InsightConfig) -> xr.Dataset:
     """Trial-level records of the test networks and their paired controls (float32):
-    ``accuracy_sim`` and ``hard_acc_sim`` over phases 1-2, ``params_sim`` over the whole run
-    at the coarse record times."""
+    ``accuracy_sim``, ``hard_acc_sim`` and ``choice_correct_sim`` over phases 1-2,
+    ``params_sim`` over the whole run at the coarse record times."""
     n, task = config.n_networks, config.task
     main = task.n_main
     trials = np.arange(task.n_pretrain, task.n_pretrain + main)
@@ -167,6 +167,8 @@ def trial_data(batches: Batches, config: InsightConfig) -> xr.Dataset:
                           .astype(np.float32)),
          "hard_acc_sim": (gs + ("trial",), _split(batches.hard_acc[..., :main], n)
                           .astype(np.float32)),
+         "choice_correct_sim": (gs + ("trial",), _split(batches.correct[..., :main], n)
+                                .astype(np.int8)),
          "params_sim": (gs + ("time", "param"), _split(batches.coarse_params, n)
                         .astype(np.float32))},
         coords={"seed": batches.seeds, "group": ["test", "control"], "network": np.arange(n),
@@ -174,6 +176,8 @@ def trial_data(batches: Batches, config: InsightConfig) -> xr.Dataset:
                 "time": batches.coarse_steps, "param": ["w_m", "g_m", "w_c", "g_c"]})
     _attrs(ds.accuracy_sim, "analytic accuracy on the trial's level, before its update")
     _attrs(ds.hard_acc_sim, "analytic accuracy at the hardest level, before the update")
+    _attrs(ds.choice_correct_sim, "sampled choice correct (y_hat > 1/2 for 0/1 targets, > 0 "
+           "for -1/+1)")
     _attrs(ds.params_sim, "weights and gates before the trial (effective input weights for "
            "the hidden variant)")
     return label_coords(ds)
