@@ -156,10 +156,10 @@ def _grid_sse(d: np.ndarray, shapes: np.ndarray, lo: np.ndarray, hi: np.ndarray)
 
 
 def fit_grid(series: np.ndarray, *, n_pre: int = N_MOTION_BINS, n_starts: int = 6,
-             chunk: int = 64) -> dict[str, np.ndarray]:
+             chunk: int = 128) -> dict[str, np.ndarray]:
     """The least-squares fit: a (t_s, m) grid (spacing 0.05 x 0.1) with the optimal clipped
     f_max in closed form; from the ``n_starts`` best grid points, two zoomed 21 x 21 grids
-    (final spacing 5e-4 x 1e-3) and a polish by :func:`local_descent`; the best result.
+    (final spacing 5e-4 x 1e-3); the two best of these polished by :func:`local_descent`.
     Runs ``chunk`` networks at a time (bounded memory)."""
     series = np.asarray(series, float)
     n, n_bins = series.shape
@@ -198,13 +198,15 @@ def _grid_chunk(series, f_min, t, ts, ms, shapes, n_starts):
         k = np.argmin(sse, axis=1)
         best = np.stack([lt[np.arange(rows.size), k], lm[np.arange(rows.size), k]], axis=1)
     shape = sigmoid(t[None, None, :], 0.0, 1.0, best[:, 1:2, None], best[:, 0:1, None])
-    amp, _ = _grid_sse(dr, shape, lo, hi)
-    x = np.stack([fm + amp[:, 0], best[:, 0], best[:, 1]], axis=1)
-    x = local_descent(y, fm, x, np.array([0.02, 0.1, 0.5]), rho_end=1e-7,
-                      max_evals=4000)  # polish off the grid (steep fits lie in curved valleys)
-    sse = _sse(y, fm, x).reshape(n, n_starts)
-    pick = np.argmin(sse, axis=1)
-    return x.reshape(n, n_starts, 3)[np.arange(n), pick]
+    amp, sse = _grid_sse(dr, shape, lo, hi)
+    x = np.stack([fm + amp[:, 0], best[:, 0], best[:, 1]], axis=1).reshape(n, n_starts, 3)
+    # polish the two best refined starts off the grid (steep fits lie in curved valleys)
+    keep = np.argsort(sse[:, 0].reshape(n, n_starts), axis=1)[:, :2]
+    x = np.take_along_axis(x, keep[..., None], axis=1).reshape(-1, 3)
+    y, fm = series[np.repeat(np.arange(n), 2)], f_min[np.repeat(np.arange(n), 2)]
+    x = local_descent(y, fm, x, np.array([0.02, 0.1, 0.5]), rho_end=1e-7, max_evals=4000)
+    pick = np.argmin(_sse(y, fm, x).reshape(n, 2), axis=1)
+    return x.reshape(n, 2, 3)[np.arange(n), pick]
 
 
 def _result(series, f_min, x) -> dict[str, np.ndarray]:
