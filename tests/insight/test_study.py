@@ -55,6 +55,7 @@ def test_ablation_checks_can_fail(run_quick, recheck):
     ds = run_quick("insight_ablations").dataset
     swapped = ds.insight_sim.copy()
     swapped.loc[{"ablation": "noise_gates_only"}] = ds.insight_sim.sel(ablation="no_gates")
+    assert ds.attrs["variant"] == "code" and "long_name" in ds.ablation.attrs
     checks = recheck(insight_ablations.STUDY, ds, insight_sim=swapped)
     assert not checks["ablation_noise_gates_only"]
 

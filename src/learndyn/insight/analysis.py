@@ -245,6 +245,7 @@ def compare(config: InsightConfig, runs: dict, dim: str, *, seeds,
     ds = xr.concat(parts, dim=dim, data_vars="all", coords="minimal", compat="override",
                    join="override")
     ds[dim] = list(runs)
+    ds.attrs.update(variant=config.variant, motion_means=config.means_label)
     return label_coords(ds)
 
 
