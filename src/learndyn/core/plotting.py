@@ -15,8 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-__all__ = ["caption_of", "captioned", "colors", "figure", "legend_theory_sim", "sim_band",
-           "theory_line"]
+__all__ = ["caption_of", "captioned", "colors", "figure", "legend_below", "legend_theory_sim",
+           "sim_band", "theory_line"]
 
 STYLE = {
     "figure.dpi": 100,
@@ -91,3 +91,16 @@ def legend_theory_sim(ax: Axes, entries: Sequence[tuple[str, object]] = (), **kw
     ]
     handles += [Line2D([], [], color=c, lw=3, label=name) for name, c in entries]
     ax.legend(handles=handles, **kwargs)
+
+
+def legend_below(fig: Figure, entries: Sequence[tuple[str, object]], *, ncols: int = 5,
+                 extra: Sequence[Line2D] = (), theory: str = "theory",
+                 simulation: str = "simulation") -> None:
+    """One legend under the panels: the theory/simulation key (labelled ``theory`` and
+    ``simulation``), ``extra`` handles and colour entries (name, colour)."""
+    handles = [Line2D([], [], color="0.3", lw=1.6, label=theory),
+               Line2D([], [], color="0.3", marker="o", mfc="none", ls="none",
+                      label=simulation), *extra]
+    handles += [Line2D([], [], color=c, lw=3, label=name) for name, c in entries]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(ncols, len(handles)),
+               fontsize=8)

@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 from scipy.signal import find_peaks
 
+from ..core import dataset
 from .model import product
 
 __all__ = [
@@ -278,9 +279,4 @@ def label(ds: xr.Dataset, labels: dict | None = None, *, strict: bool = False) -
     """Set long_name (and units) from ``labels`` ({name: (long_name, units)}, default
     :data:`LABELS`) on every variable and coordinate it names; with ``strict`` a name it does
     not know raises KeyError, else that variable keeps its own attrs."""
-    labels = LABELS if labels is None else labels
-    for name in ds.variables:
-        if strict or str(name) in labels:
-            long_name, units = labels[str(name)]
-            ds[name].attrs.update(long_name=long_name, **({"units": units} if units else {}))
-    return ds
+    return dataset.label(ds, LABELS if labels is None else labels, strict=strict)

@@ -12,12 +12,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from ..core import plotting
 
-__all__ = ["curves", "lambda_axis", "lambda_colors", "legend_below", "spread", "versus_lambda"]
+__all__ = ["curves", "lambda_axis", "lambda_colors", "spread", "versus_lambda"]
 
 
 def lambda_colors(lams: Sequence[float]) -> dict[float, tuple]:
@@ -83,14 +81,3 @@ def versus_lambda(ax: Axes, lams, theory, sim, *, color="k", label: str | None =
     ax.plot(lams, np.asarray(sim), "o", mfc="none", ms=5, color=color)
 
 
-def legend_below(fig: Figure, entries: Sequence[tuple[str, object]], *, ncols: int = 5,
-                 extra: Sequence[Line2D] = (), theory: str = "theory",
-                 simulation: str = "simulation") -> None:
-    """One legend under the panels: the theory/simulation key (labelled ``theory`` and
-    ``simulation``), ``extra`` handles and colour entries (name, colour)."""
-    handles = [Line2D([], [], color="0.3", lw=1.6, label=theory),
-               Line2D([], [], color="0.3", marker="o", mfc="none", ls="none",
-                      label=simulation), *extra]
-    handles += [Line2D([], [], color=c, lw=3, label=name) for name, c in entries]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(ncols, len(handles)),
-               fontsize=8)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import xarray as xr
 
-from ..deep_linear import observables as dl_observables
+from ..core import dataset
 from ..deep_linear.observables import half_times, level_times
 
 __all__ = [
@@ -132,4 +132,4 @@ LABELS = {  # variable or coordinate: (long_name, units)
 def label(ds: xr.Dataset) -> xr.Dataset:
     """Set long_name (and units) from :data:`LABELS` on every variable and coordinate of a
     routing dataset; raises KeyError naming a variable it does not know."""
-    return dl_observables.label(ds, LABELS, strict=True)
+    return dataset.label(ds, LABELS, strict=True)

@@ -21,6 +21,7 @@ import numpy as np
 import optax
 import xarray as xr
 
+from ..core import dataset
 from ..core.config import Config, ConfigError, param
 from ..core.engine import TrainState, gradient_step, simulate
 from ..core.study import Progress
@@ -397,9 +398,4 @@ ATTRS: dict[str, tuple[str, str]] = {
 def describe(ds: xr.Dataset) -> xr.Dataset:
     """Give every variable and coordinate its ``long_name`` (and ``units`` where it has one)
     from :data:`ATTRS` (``<q>_sim`` takes the entry of ``q``)."""
-    for name in [*ds.data_vars, *ds.coords]:
-        long_name, units = ATTRS[name.removesuffix("_sim")]
-        ds[name].attrs["long_name"] = long_name
-        if units:
-            ds[name].attrs["units"] = units
-    return ds
+    return dataset.label(ds, ATTRS)

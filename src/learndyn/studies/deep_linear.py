@@ -27,7 +27,7 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from ..deep_linear import data, observables, plots, simulate, theory
+from ..deep_linear import data, observables, simulate, theory
 
 __all__ = ["STUDY", "DeepLinearConfig", "checks", "figures", "run", "run_batch"]
 
@@ -309,7 +309,7 @@ def figures(ds: xr.Dataset, config: DeepLinearConfig) -> dict:
         loss0 = float(sel.loss_theory.isel(time=0).mean())
         ax_l.set(title=_title(sel), xlabel=TIME, ylabel=r"loss $L$", yscale="log",
                  ylim=(1e-4 * loss0, 2 * loss0))
-    plots.legend_below(fig_u, keys, ncols=5)
+    plotting.legend_below(fig_u, keys, ncols=5)
     plotting.captioned(fig_u, (
         "Mode strengths over time: each mode is learned along a sigmoid, strongest first; "
         "gradient descent (markers, seed mean +- std) lies on the theory (lines) started from "
@@ -317,7 +317,7 @@ def figures(ds: xr.Dataset, config: DeepLinearConfig) -> dict:
         "that the stronger modes leave free; where less than 10% is free, late modes of "
         "crowded networks lag the theory)."))
     half = Line2D([], [], color="0.3", lw=0.8, ls="--", label=r"half time $t_{1/2}$ (theory)")
-    plots.legend_below(fig_l, keys, ncols=5, extra=[half])
+    plotting.legend_below(fig_l, keys, ncols=5, extra=[half])
     plotting.captioned(fig_l, (
         "Loss over time: plateaus and sudden drops, one per mode at its half-learning time "
         "(dashed, coloured by mode) when the modes' times are well apart; theory (line) and "

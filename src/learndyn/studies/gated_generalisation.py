@@ -30,7 +30,6 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from ..deep_linear import plots
 from ..gated_linear import data, observables, simulate, theory
 
 __all__ = ["STUDY", "GatedGeneralisationConfig", "checks", "figures", "run",
@@ -188,7 +187,7 @@ def figures(ds: xr.Dataset, config: GatedGeneralisationConfig) -> dict:
             plotting.sim_band(ax, epochs, geo, color=color, max_markers=20)  # seed geo. mean
         ax.set(title=title, xlabel="epoch", ylabel=r"mean pathway error $E/E_0$", yscale="log",
                ylim=(1e-6, 10))
-    plots.legend_below(fig, [(rf"$\sigma_0 = {g:g}$", c) for g, c in zip(gains, colors)],
+    plotting.legend_below(fig, [(rf"$\sigma_0 = {g:g}$", c) for g, c in zip(gains, colors)],
                        theory=r"theory: decoupled init $b_0 = \sigma_0$",
                        simulation="gradient descent, random orthogonal init", ncols=3)
     plotting.captioned(fig, (

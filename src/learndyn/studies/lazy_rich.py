@@ -345,7 +345,7 @@ def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
         n_i, n_h, n_o = config.unequal_dims
         ax.set(yscale="log", xlabel=TIME, ylabel=r"loss $L$",
                title=rf"unequal widths $({n_i}, {n_h}, {n_o})$")
-    plots.legend_below(fig, keys)
+    plotting.legend_below(fig, keys)
     out["loss"] = plotting.captioned(fig, (
         "Loss for each lambda: at lambda = 0 it falls in plateaus and drops (rich), at large "
         "|lambda| exponentially from the start (lazy); +lambda and -lambda give the same curve "
@@ -361,7 +361,7 @@ def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
     plots.versus_lambda(axes[0, 1], lams, end, ds.ntk_distance_sim.isel(time=-1).mean("seed"))
     plots.lambda_axis(axes[0, 1], lams)
     axes[0, 1].set(yscale="log", ylabel=r"$S(T)$", title=f"at the end, $T = {t[-1]:g}$")
-    plots.legend_below(fig, keys[:len(shown)])
+    plotting.legend_below(fig, keys[:len(shown)])
     out["ntk"] = plotting.captioned(fig, (
         "Kernel distance S(t) = 1 - <K(0), K(t)>/(|K(0)| |K(t)|) of the NTK from its initial "
         "value: it moves most at lambda = 0 and orders of magnitude less as |lambda| grows, the "
@@ -386,7 +386,7 @@ def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
         ax.set(yscale="log", ylabel="eigenvalues at the end", title=title)
     for ax in axes[0]:
         plots.lambda_axis(ax, lams)
-    plots.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
+    plotting.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
     out["representations"] = plotting.captioned(fig, (
         "Representations: at large +lambda the output side W2W2^T stays near lambda I "
         "(task-agnostic) while the input side learns the task, mirrored for -lambda, and at "
@@ -429,7 +429,7 @@ def _fig_theory_sim(ds, config, t, mode_colors):
                     seed=[0]).values, color=c, max_markers=20)
             ax.set(title=rf"$\lambda = {lam:.3g}$" if row == 0 else None, ylabel=label,
                    xlabel=TIME if row == 2 else None)
-    plots.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
+    plotting.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
     return plotting.captioned(fig, (
         "The function (top) and both representations, projected on the task's singular "
         "vectors, over time for lambda = 0 and the most negative and largest lambda that the "

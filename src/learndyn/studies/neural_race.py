@@ -36,7 +36,6 @@ from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from ..deep_linear import plots
 from ..gated_linear import data, observables, simulate, theory
 
 __all__ = ["STUDY", "NeuralRaceConfig", "checks", "figures", "run", "run_batch"]
@@ -382,7 +381,7 @@ def figures(ds: xr.Dataset, config: NeuralRaceConfig) -> dict:
     ax.legend(fontsize=8, loc="lower left")
     rnd = Line2D([], [], color="0.3", ls=":", lw=1.2,
                  label=rf"random init $\sigma_0 = {config.sigma0:g}$: top singular values")
-    plots.legend_below(fig, keys, ncols=3, extra=[rnd])
+    plotting.legend_below(fig, keys, ncols=3, extra=[rnd])
     plotting.captioned(fig, (
         f"Singular values of each layer on each mode (decoupled init b0 = {config.b0:g}: "
         "markers, seed mean; reduced flow: lines; the two modes with s = 3 coincide) and the "
@@ -423,7 +422,7 @@ def figures(ds: xr.Dataset, config: NeuralRaceConfig) -> dict:
     ax.set(title=f"minimal race, $n = {config.race_n}$ (theory)",
            xlabel=r"time $t/\tau$", ylabel="path product", yscale="log")
     ax.legend(fontsize=8, loc="center right")
-    plots.legend_below(fig_r, [(f"$K = {k}$ (decoupled)", c) for k, c in zip(config.ks, kcol)],
+    plotting.legend_below(fig_r, [(f"$K = {k}$ (decoupled)", c) for k, c in zip(config.ks, kcol)],
                        ncols=5)
     plotting.captioned(fig_r, (
         "Left: mode products of the K-scan against K t collapse on one reduced-flow curve per "

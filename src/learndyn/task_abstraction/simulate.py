@@ -10,7 +10,7 @@ any length, and a sweep over these parameters, compiles once per architecture an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..core import dataset
 from ..core.config import Config, ConfigError, param
 from ..core.engine import simulate
 from ..core.study import Progress
@@ -309,16 +310,7 @@ ATTRS: dict[str, tuple[str, str]] = {
 }
 
 
-def describe(ds: xr.Dataset, names: Iterable[str] | None = None) -> xr.Dataset:
+def describe(ds: xr.Dataset) -> xr.Dataset:
     """Give every variable and coordinate its ``long_name`` (and ``units`` where it has one)
     from :data:`ATTRS`; ``<q>_sim`` / ``<q>_theory`` take the entry of ``q`` and say which."""
-    for name in names or [*ds.data_vars, *ds.coords]:
-        base, kind = name, ""
-        for suffix, what in (("_sim", "simulation"), ("_theory", "theory")):
-            if name.endswith(suffix):
-                base, kind = name[: -len(suffix)], what
-        long_name, units = ATTRS[base]
-        ds[name].attrs["long_name"] = f"{long_name} ({kind})" if kind else long_name
-        if units:
-            ds[name].attrs["units"] = units
-    return ds
+    return dataset.label(ds, ATTRS)
