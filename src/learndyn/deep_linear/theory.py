@@ -28,7 +28,9 @@ lambda-balanced two-layer networks (Domine et al., ICLR 2025) are in
 :func:`qqt_trajectory` (the exact function W2 W1 and representations W1^T W1, W2 W2^T over
 time, any dimensions), :func:`mode_trajectory` (one aligned mode, any lambda; lambda = 0 is
 :func:`mode_saxe`), :func:`product_rhs`, :func:`final_representations` and the numerical
-reference :func:`gradient_flow`.
+reference :func:`gradient_flow`. The vector field and loss for any input covariance, weight
+decay and output weights (:func:`flow_field`, :func:`population_loss`) are in
+:mod:`learndyn.deep_linear.flow`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from .balanced import (
     qqt_trajectory,
     representations,
 )
+from .flow import flow_field, population_loss
 
 __all__ = [
     "b_condition",
@@ -66,6 +69,7 @@ __all__ = [
     "deep_mode_rhs",
     "f_matrix",
     "final_representations",
+    "flow_field",
     "gradient_flow",
     "gradient_flow_many",
     "half_time",
@@ -78,6 +82,7 @@ __all__ = [
     "mode_saxe",
     "mode_time",
     "mode_trajectory",
+    "population_loss",
     "product_rhs",
     "product_trajectory",
     "propagate_weights",
