@@ -28,8 +28,8 @@ def test_field_is_minus_gradient_of_loss():
 
 def test_loss_equals_sample_mean_squared_error():
     X, Y, (sxx, syx, syy), W1, W2, d = _setup()
-    err = Y - X @ (W2 @ W1).T
-    want = 0.5 * np.mean(np.sum(d * err**2, axis=1)) + 0.05 * (jnp.sum(W1**2) + jnp.sum(W2**2))
+    err = Y - X @ np.asarray(W2 @ W1).T
+    want = 0.5 * np.mean(np.sum(d * err**2, axis=1)) + 0.05 * float(jnp.sum(W1**2) + jnp.sum(W2**2))
     got = theory.population_loss(W1, W2, syx, syy, sxx, lam=0.1, output_weights=jnp.asarray(d))
     np.testing.assert_allclose(got, want, rtol=1e-12)
     # whitened default: sigma_xx = None is the identity
