@@ -1,0 +1,1 @@
+"""What is measured on controlled learning (Carrasco-Davis, Masís & Saxe, arXiv:2310.19919)."""
