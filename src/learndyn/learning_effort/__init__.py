@@ -5,7 +5,7 @@ Networks*, arXiv:2310.19919 (2023). A meta-learning choice (gains, learning rate
 category proportions, the initial weights) is a control signal c(t); its value is the discounted
 performance minus the cost of control over the whole of learning, computed through the unrolled
 gradient-flow dynamics of a linear network (:mod:`.theory`) and maximised by gradient ascent
-(:mod:`.optimise`). SGD networks driven by the same control (:mod:`.model`) check the theory.
+(:mod:`.ascent`). SGD networks driven by the same control (:mod:`.model`) check the theory.
 
 >>> import learndyn.learning_effort as le
 >>> p = le.single_neuron_problem(beta=0.3, gamma=0.99, n_steps=600)
@@ -16,9 +16,9 @@ True
 Studies: see :data:`STUDIES` (modules of :mod:`learndyn.studies`).
 """
 
-from . import controls, data, model, observables, problems, theory
+from . import ascent, controls, data, model, observables, problems, report, theory
 from .controls import ControlType
-from .optimise import (
+from .ascent import (
     AscentDivergenceError,
     Result,
     initial_control,
@@ -60,6 +60,7 @@ STUDIES = (
 
 __all__ = [
     "STUDIES",
+    "ascent",
     "AscentDivergenceError",
     "ControlType",
     "Problem",

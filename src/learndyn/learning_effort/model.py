@@ -47,9 +47,9 @@ def batch_loss(kind: str, w, c, x, y, prm) -> jax.Array:
     """The controlled minibatch loss whose gradient SGD follows (see the module docstring)."""
     err2 = (predict(kind, w, c, x) - y) ** 2
     if kind.startswith("engagement"):
-        err2 = err2 * (prm["groups"] @ c)
+        err2 = err2 * (prm["groups"] @ c)[None, :]
     elif kind == "category":
-        err2 = err2 * c**2
+        err2 = err2 * (c**2)[None, :]
     data = 0.5 * jnp.mean(jnp.sum(err2, axis=1))
     decay = 0.5 * prm["lam"] * sum(jnp.sum(a**2) for a in jax.tree.leaves(w))
     return (1.0 + c) * (data + decay) if kind == "learning_rate" else data + decay

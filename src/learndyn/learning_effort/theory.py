@@ -104,7 +104,8 @@ class Problem:
         if unknown:
             raise ConfigError(f"{sorted(unknown)[0]}: not a field or parameter of this problem")
         rest = {k: v for k, v in changes.items() if k in fields}
-        return dataclasses.replace(self, **rest, params={**self.params, **params})
+        rest["params"] = {**rest.get("params", self.params), **params}
+        return dataclasses.replace(self, **rest)
 
     @property
     def times(self) -> np.ndarray:

@@ -1,0 +1,147 @@
+"""What the learning-effort studies share: theory beside SGD for the uncontrolled and the
+optimal control, the checks every study makes, and the standard panels.
+
+Carrasco-Davis, Masís & Saxe, arXiv:2310.19919. :func:`compare` returns one Dataset with
+
+- ``loss_theory`` (condition, time) and ``loss_sim`` (condition, seed, time): the population
+  loss under the neutral and the optimised control, Euler unroll and SGD on the same records
+  (plus ``task_loss_*`` with a ``task`` axis when the problem has several tasks);
+- ``value_theory`` (iteration): V at each ascent iteration; ``value_optimal``,
+  ``value_uncontrolled``; ``kkt_residual`` (stage = initial, optimal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..core import plotting
+from ..core.study import Check, Progress
+from . import model
+from .observables import sgd_mismatch
+from .ascent import Result
+from .theory import Problem, loss_curve, neutral_control, task_losses, value
+
+__all__ = ["CONDITIONS", "compare", "control_checks", "describe", "loss_panels", "sim_checks",
+           "value_panel"]
+
+CONDITIONS = ("uncontrolled", "optimal")
+
+
+def describe(ds: xr.Dataset, attrs: dict) -> xr.Dataset:
+    """Set ``long_name`` (and ``units``) from ``{name: (long_name, units)}``."""
+    for name, (long_name, units) in attrs.items():
+        if name in ds.variables:
+            ds[name].attrs["long_name"] = long_name
+            if units:
+                ds[name].attrs["units"] = units
+    return ds
+
+
+def compare(p: Problem, result: Result, tasks: list, *, seeds, batch: int, num_records: int,
+            dtype: str = "float32", progress: Progress | None = None) -> xr.Dataset:
+    """Theory and SGD under the neutral and the optimised control (see the module docstring)."""
+    controls = (neutral_control(p), result.control)
+    sim = model.run_sgd([p, p], list(controls), [tasks, tasks], seeds=seeds, batch=batch,
+                        num_records=num_records, dtype=dtype, progress=progress)
+    steps = sim["steps"]
+    ds = xr.Dataset(
+        {
+            "loss_theory": (("condition", "time"), np.stack([loss_curve(p, c)[steps]
+                                                             for c in controls])),
+            "loss_sim": (("condition", "seed", "time"), sim["loss"]),
+            "value_theory": (("iteration",), result.values),
+            "value_optimal": ((), result.value),
+            "value_uncontrolled": ((), value(p, controls[0])),
+            "kkt_residual": (("stage",), [result.kkt_init, result.kkt]),
+        },
+        coords={"condition": list(CONDITIONS), "seed": list(seeds),
+                "time": steps * float(p.dt), "step": ("time", steps),
+                "iteration": np.arange(len(result.values)), "stage": ["initial", "optimal"]},
+    )
+    if len(tasks) > 1:
+        ds["task_loss_theory"] = (("condition", "time", "task"),
+                                  np.stack([task_losses(p, c)[steps] for c in controls]))
+        ds["task_loss_sim"] = (("condition", "seed", "time", "task"), sim["task_loss"])
+        ds = ds.assign_coords(task=[t.name for t in tasks])
+    return describe(ds, {
+        "loss_theory": ("population loss L, average dynamics (Euler unroll)", ""),
+        "loss_sim": ("population loss L of SGD networks", ""),
+        "task_loss_theory": ("population loss on each task, average dynamics", ""),
+        "task_loss_sim": ("population loss on each task, SGD networks", ""),
+        "value_theory": ("value V at the control each ascent iteration starts from", ""),
+        "value_optimal": ("value V of the optimised control", ""),
+        "value_uncontrolled": ("value V without control (neutral control)", ""),
+        "kkt_residual": ("norm of the projected gradient of V (KKT violation)", ""),
+        "condition": ("control applied", ""), "seed": ("SGD seed", ""),
+        "time": ("time t = step x learning rate", "time units (tau = 1)"),
+        "step": ("SGD step", "steps"), "iteration": ("control-ascent iteration", "iterations"),
+        "stage": ("control at which the KKT residual is taken", ""), "task": ("task", ""),
+    })
+
+
+def control_checks(ds: xr.Dataset, control_vars, lo: float, hi: float,
+                   kkt: bool = False) -> list[Check]:
+    """V_optimal > V_uncontrolled (relative margin 1e-4), the control within its bounds, and
+    (``kkt``) the projected gradient at the optimum <= 5% of its value at the start."""
+    v0, v1 = float(ds.value_uncontrolled), float(ds.value_optimal)
+    out = [Check.at_least("value_gain", "relative value gain (V* - V0)/|V0|",
+                          (v1 - v0) / abs(v0), 1e-4,
+                          "optimising the control raises the value over no control")]
+    worst = max(max(lo - float(ds[v].min()), 0.0) + max(float(ds[v].max()) - hi, 0.0)
+                for v in control_vars)
+    out.append(Check.at_most("feasible", "largest bound violation of the optimised control",
+                             worst, 0.0, "the control stays within its bounds"))
+    if kkt:
+        res = ds.kkt_residual.values
+        out.append(Check.at_most("kkt", "projected gradient: optimal / initial", res[1] / res[0],
+                                 0.05, "the returned control satisfies the KKT conditions"))
+    return out
+
+
+def sim_checks(ds: xr.Dataset, rel: float) -> list[Check]:
+    """SGD mean loss within max(rel, 3 s.e.) of the average dynamics at every record after the
+    first, per condition."""
+    out = []
+    for cond in CONDITIONS:
+        sel = ds.sel(condition=cond)
+        out.append(Check.at_most(
+            f"ode_vs_sgd_{cond}", f"SGD vs ODE loss, {cond} (units of max({rel:g} rel, 3 s.e.))",
+            sgd_mismatch(sel.loss_sim.values, sel.loss_theory.values, rel), 1.0,
+            "SGD networks driven by the same control follow the average dynamics"))
+    return out
+
+
+def loss_panels(axes, ds: xr.Dataset, *, log: bool = False) -> None:
+    """Left: loss with and without control (theory lines, SGD markers and bands); right: the
+    reduction L_uncontrolled - L_optimal (per seed, common batches)."""
+    t = ds.time.values
+    colors = {"uncontrolled": "0.45", "optimal": "C3"}
+    ax = axes[0]
+    for cond, color in colors.items():
+        sel = ds.sel(condition=cond)
+        plotting.theory_line(ax, t, sel.loss_theory.values, color=color)
+        plotting.sim_band(ax, t, sel.loss_sim.values, color=color)
+    ax.set(xlabel="time $t$", ylabel="population loss $L$", title="loss with and without control")
+    if log:
+        ax.set_yscale("log")
+    plotting.legend_theory_sim(ax, list(colors.items()), fontsize=8)
+    ax = axes[1]
+    diff_th = ds.loss_theory.sel(condition="uncontrolled") - ds.loss_theory.sel(condition="optimal")
+    diff_sim = ds.loss_sim.sel(condition="uncontrolled") - ds.loss_sim.sel(condition="optimal")
+    plotting.theory_line(ax, t, diff_th.values, color="C3")
+    plotting.sim_band(ax, t, diff_sim.values, color="C3")
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set(xlabel="time $t$", ylabel=r"$L_{\rm uncontrolled} - L_{\rm optimal}$",
+           title="loss reduction by the control")
+
+
+def value_panel(ax, ds: xr.Dataset) -> None:
+    """V over the ascent iterations, with V without control as a dashed line."""
+    it = ds.iteration.values + 1
+    ax.plot(it, ds.value_theory.values, color="C3", lw=1.6, label="V at iteration")
+    ax.axhline(float(ds.value_uncontrolled), color="0.45", ls="--", lw=1.2, label="no control")
+    ax.set(xlabel="ascent iteration", ylabel="value $V$", title="value during optimisation")
+    if it[-1] > 20:
+        ax.set_xscale("log")
+    ax.legend(fontsize=8, loc="lower right")
