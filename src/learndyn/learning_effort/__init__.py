@@ -17,7 +17,6 @@ Studies: see :data:`STUDIES` (modules of :mod:`learndyn.studies`).
 """
 
 from . import ascent, controls, data, model, observables, problems, report, theory
-from .controls import ControlType
 from .ascent import (
     AscentDivergenceError,
     Result,
@@ -28,6 +27,7 @@ from .ascent import (
     projected_gradient,
     stack_problems,
 )
+from .controls import ControlType
 from .problems import (
     category_problem,
     continual_problem,
@@ -84,6 +84,7 @@ __all__ = [
     "optimise_batch",
     "problems",
     "projected_gradient",
+    "report",
     "single_neuron_problem",
     "stack_problems",
     "task_losses",

@@ -6,18 +6,18 @@ exactly the uncontrolled two-layer flow of :func:`learndyn.deep_linear.theory.fl
 weight decay lambda (the single-neuron type: the one-weight flow dw/dt = Sigma_yx - Sigma_x w -
 lambda w). W~ = W (.) (1 + G) is the gained weight; E = Sigma_yx - W Sigma_x.
 
-============== ===== ======================================================= ====================
-type           c0    field F                                                 cost C
-============== ===== ======================================================= ====================
-single neuron  0     (1+g) Sigma_yx - (1+g)^2 Sigma_x w - lambda w           beta g^2
-gain           0     [flow of W~] (.) (1 + G) - lambda W                     exp(beta sum G^2) - 1
-learning rate  0     (1 + u) F_0                                             beta (u - u0)^2
-engagement     1     W2^T D E - lambda W1, D E W1^T - lambda W2;             active beta sum psi^2,
-                     D = diag(psi of each output's task)                     attention
-                                                                             beta sum (psi - 1)^2
-category       1     the same with D = diag(psi^2) (one psi per output)      beta (sum psi^2 - O)^2/O
-none           --    F_0 (used for MAML-like initialisation problems)        0
-============== ===== ======================================================= ====================
+=============  ==  ===================================================  ========================
+type           c0  field F                                              cost C
+=============  ==  ===================================================  ========================
+single neuron  0   (1+g) Sigma_yx - (1+g)^2 Sigma_x w - lambda w        beta g^2
+gain           0   [flow of W~] (.) (1 + G) - lambda W                  exp(beta sum G^2) - 1
+learning rate  0   (1 + u) F_0                                          beta (u - u0)^2
+engagement     1   W2^T D E - lambda W1, D E W1^T - lambda W2;          active: beta sum psi^2;
+                   D = diag(psi of each output's task)                  attention:
+                                                                        beta sum (psi - 1)^2
+category       1   the same with D = diag(psi^2) (one psi per output)   beta (sum psi^2 - O)^2/O
+none           --  F_0 (MAML-like initialisation problems)              0
+=============  ==  ===================================================  ========================
 
 The loss is the population loss of :func:`learndyn.deep_linear.theory.population_loss` (with
 weight decay on the raw weights); the gain types evaluate its data term at W~. Functions take

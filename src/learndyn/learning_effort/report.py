@@ -18,8 +18,8 @@ import xarray as xr
 from ..core import plotting
 from ..core.study import Check, Progress
 from . import model
-from .observables import sgd_mismatch
 from .ascent import Result
+from .observables import sgd_mismatch
 from .theory import Problem, loss_curve, neutral_control, task_losses, value
 
 __all__ = ["CONDITIONS", "compare", "control_checks", "describe", "loss_panels", "sim_checks",
