@@ -128,19 +128,19 @@ def test_single_neuron_closed_forms():
     p = le.single_neuron_problem(n_steps=600, dt=1e-3, w0=0.1)
     for g in (0.0, 0.3):
         ws = le.trajectory(p, np.full(600, g))
-        discrete, flow = le.theory.single_neuron_constant(p, g)
+        discrete, flow = le.reductions.single_neuron_constant(p, g)
         assert np.max(np.abs(ws - discrete[:600])) <= 1e-12
         assert np.max(np.abs(ws[1:] / flow[1:600] - 1)) <= 1e-2
     g = 0.5 * np.exp(-np.arange(600) * 1e-3 / 0.1)  # a decaying schedule
     ws = le.trajectory(p, g)
-    assert np.max(np.abs(ws[1:] / le.theory.single_neuron_flow(p, g)[1:600] - 1)) <= 1e-2
+    assert np.max(np.abs(ws[1:] / le.reductions.single_neuron_flow(p, g)[1:600] - 1)) <= 1e-2
     # the piecewise-exact flow against adaptive integration of the continuous ODE
     from scipy.integrate import solve_ivp
     s = data.two_gaussians(2.0, 1.0)
     sol = solve_ivp(lambda t, w: (1 + g[min(int(t / 1e-3), 599)]) * s.sigma_yx[0, 0]
                     - ((1 + g[min(int(t / 1e-3), 599)]) ** 2 * s.sigma_x[0, 0] + 0.1) * w,
                     (0, 0.6), [0.1], t_eval=[0.3, 0.6], rtol=1e-10, atol=1e-12, max_step=1e-3)
-    exact = le.theory.single_neuron_flow(p, g)
+    exact = le.reductions.single_neuron_flow(p, g)
     np.testing.assert_allclose(sol.y[0], exact[[300, 600]], rtol=1e-6)
 
 
@@ -150,11 +150,11 @@ def test_learning_rate_control_is_a_time_warp():
                                  n_steps=3000, gamma=0.99)
     u = 0.8 * np.exp(-np.arange(3000) / 600.0) - 0.3
     ws = le.trajectory(p, u)
-    warped = le.theory.variable_step_euler(p, u)
+    warped = le.reductions.variable_step_euler(p, u)
     for a, b in zip(ws, warped):
         np.testing.assert_allclose(a, b[:3000], rtol=0, atol=1e-12)
-    tau = le.theory.warped_times(p, u)[:3000:100]
-    flow = le.theory.uncontrolled_flow(p, tau)
+    tau = le.reductions.warped_times(p, u)[:3000:100]
+    flow = le.reductions.uncontrolled_flow(p, tau)
     s = _stats0(p)
     loss_flow = [float(dl.population_loss(a, b, s.sigma_yx, s.sigma_y, s.sigma_x, lam=0.01))
                  for a, b in zip(*flow)]

@@ -16,7 +16,7 @@ True
 Studies: see :data:`STUDIES` (modules of :mod:`learndyn.studies`).
 """
 
-from . import ascent, controls, data, model, observables, problems, report, theory
+from . import ascent, controls, data, model, observables, problems, reductions, report, theory
 from .ascent import (
     AscentDivergenceError,
     Result,
@@ -84,6 +84,7 @@ __all__ = [
     "optimise_batch",
     "problems",
     "projected_gradient",
+    "reductions",
     "report",
     "single_neuron_problem",
     "stack_problems",

@@ -29,7 +29,7 @@ from ..core.config import ConfigError
 from ..core.engine import DivergenceError
 from ..core.precision import float64
 from ..core.study import Progress
-from .theory import Problem, _as_jax, _value, check_control, neutral_control
+from .theory import Problem, as_jax, check_control, neutral_control, traced_value
 
 __all__ = [
     "AscentDivergenceError",
@@ -78,7 +78,7 @@ def _projected(p: Problem, c, g):
 
 
 def _kkt(p: Problem, c) -> jax.Array:
-    g = jax.grad(_value, argnums=1)(p, c)
+    g = jax.grad(traced_value, argnums=1)(p, c)
     return jnp.sqrt(sum(jnp.sum(a**2) for a in jax.tree.leaves(_projected(p, c, g))))
 
 
@@ -88,14 +88,14 @@ _kkt_jit = jax.jit(_kkt)
 @float64
 def kkt_residual(p: Problem, control) -> float:
     """|| projected gradient ||: the violation of the KKT conditions of the box-bounded ascent."""
-    return float(_kkt_jit(_as_jax(p), check_control(p, control)))
+    return float(_kkt_jit(as_jax(p), check_control(p, control)))
 
 
 @float64
 def projected_gradient(p: Problem, control):
     """Per component: |dV/dc| inside the box, max(dV/dc, 0) at lo, max(-dV/dc, 0) at hi."""
-    q, c = _as_jax(p), check_control(p, control)
-    return _projected(q, c, jax.grad(_value, argnums=1)(q, c))
+    q, c = as_jax(p), check_control(p, control)
+    return _projected(q, c, jax.grad(traced_value, argnums=1)(q, c))
 
 
 def initial_control(p: Problem, *, noise: float = 0.0, seed: int = 0):
@@ -117,7 +117,7 @@ def _optimizer(method: str, learning_rate: float = 0.0):
 
 def _ascend_chunk(method: str, length: int, p: Problem, c, opt_state, step, n_valid):
     """``length`` iterations (the first ``n_valid`` count); stops updating once non-finite."""
-    value_grad = jax.value_and_grad(_value, argnums=1)
+    value_grad = jax.value_and_grad(traced_value, argnums=1)
     opt = _optimizer(method)
 
     def body(carry, i):
@@ -143,7 +143,7 @@ def _ascend_chunk(method: str, length: int, p: Problem, c, opt_state, step, n_va
 _chunk_one = jax.jit(_ascend_chunk, static_argnums=(0, 1))
 _chunk_many = jax.jit(jax.vmap(_ascend_chunk, in_axes=(None, None, 0, 0, 0, None, None)),
                       static_argnums=(0, 1))
-_values_many = jax.jit(jax.vmap(_value))
+_values_many = jax.jit(jax.vmap(traced_value))
 _kkt_many = jax.jit(jax.vmap(_kkt))
 
 
@@ -204,7 +204,7 @@ def _optimise(problems, iterations, step, init, method, progress, chunk, *, sing
         raise ConfigError(f"iterations: must be a positive integer, got {iterations!r}")
     if not (np.isfinite(step) and step > 0):
         raise ConfigError(f"step: must be > 0, got {step}")
-    q = _as_jax(problems)
+    q = as_jax(problems)
     batch = int(np.shape(problems.dt)[0])
     one = jax.tree.map(lambda a: a[0], problems)
     if init is None:

@@ -30,7 +30,15 @@ from ..core.study import Progress
 from .data import sample, stack_samplers
 from .theory import Problem
 
-__all__ = ["batch_loss", "predict", "run_sgd"]
+__all__ = ["batch_loss", "init_weights", "predict", "run_sgd"]
+
+
+def init_weights(n_in: int, hidden: int, n_out: int, *, scale: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W1, W2) with i.i.d. N(0, scale^2) entries (float64 numpy), from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return (scale * rng.standard_normal((hidden, n_in)),
+            scale * rng.standard_normal((n_out, hidden)))
 
 
 def predict(kind: str, w, c, x: jax.Array) -> jax.Array:

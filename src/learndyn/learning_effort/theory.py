@@ -14,16 +14,7 @@ O(n/m + m) states instead of O(n). For MAML-like problems the control is the ini
 shared by T tasks, each running the uncontrolled flow:
 :math:`V = -\alpha\sum_k \gamma^{t_k}\,\mathrm{mean}_\tau L_{\tau,k} - \tfrac\beta2\|W(0)\|^2`.
 
-Closed forms [derived here, not in the paper]:
-
-- single neuron, constant g: k_g = (1+g)^2 Sigma_x + lambda, w* = (1+g) Sigma_yx / k_g; the
-  Euler scheme gives exactly w_n = w* + (w0 - w*)(1 - alpha k_g)^n and the flow
-  w(t) = w* + (w0 - w*) e^{-k_g t} (:func:`single_neuron_constant`); for a time-varying g,
-  w(t) = e^{-K(t)}[w0 + int_0^t e^{K(s)} (1+g(s)) Sigma_yx ds], K = int k_g, exact for a
-  piecewise-constant g (:func:`single_neuron_flow`);
-- learning-rate control is a time warp: F_u = (1+u) F_0, so the controlled unroll is the
-  uncontrolled field integrated with steps alpha (1 + u_k), i.e. W_u(t) ~ W_0(tau(t)) with
-  tau_k = alpha sum_{j<k} (1 + u_j) (:func:`warped_times`, :func:`variable_step_euler`).
+Closed forms and reductions that test this unroll are in :mod:`.reductions`.
 """
 
 from __future__ import annotations
@@ -36,30 +27,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core import ode
 from ..core.config import ConfigError
 from ..core.precision import float64
-from ..deep_linear.theory import flow_field
 from .controls import NONE, ControlType
 from .data import Stats
 
 __all__ = [
     "Problem",
+    "as_jax",
     "check_control",
     "cost_curve",
     "discount",
     "loss_curve",
     "neutral_control",
     "rollout",
-    "single_neuron_constant",
-    "single_neuron_flow",
     "task_losses",
     "trajectory",
-    "uncontrolled_flow",
+    "traced_value",
     "value",
     "value_and_grad",
-    "variable_step_euler",
-    "warped_times",
 ]
 
 
@@ -219,7 +205,8 @@ def rollout(p: Problem, control, *, all_tasks: bool = False, every: int = 0) -> 
     return out
 
 
-def _value(p: Problem, control) -> jax.Array:
+def traced_value(p: Problem, control) -> jax.Array:
+    """V[c] as a traceable function (no checks, no float64 switch): for your own jit/grad."""
     out = rollout(p, control)
     v = p.dt * jnp.sum(discount(p) * (-out["L"] - out["C"]))
     if p.init_control:
@@ -227,43 +214,44 @@ def _value(p: Problem, control) -> jax.Array:
     return v
 
 
-_value_jit = jax.jit(_value)
-_value_grad_jit = jax.jit(jax.value_and_grad(_value, argnums=1))
+_value_jit = jax.jit(traced_value)
+_value_grad_jit = jax.jit(jax.value_and_grad(traced_value, argnums=1))
 _rollout_jit = jax.jit(rollout, static_argnames=("all_tasks", "every"))
 
 
-def _as_jax(p: Problem) -> Problem:
+def as_jax(p: Problem) -> Problem:
+    """The problem's arrays as jax arrays (float64 inside a float64 context)."""
     return jax.tree.map(jnp.asarray, p)
 
 
 @float64
 def value(p: Problem, control) -> float:
     """V[c] (see the module docstring), float64."""
-    return float(_value_jit(_as_jax(p), check_control(p, control)))
+    return float(_value_jit(as_jax(p), check_control(p, control)))
 
 
 @float64
 def value_and_grad(p: Problem, control):
     """(V, dV/dc) by reverse mode through the unroll (the discrete adjoint), float64."""
-    return _value_grad_jit(_as_jax(p), check_control(p, control))
+    return _value_grad_jit(as_jax(p), check_control(p, control))
 
 
 @float64
 def loss_curve(p: Problem, control) -> np.ndarray:
     """L_k, k = 0..n-1: the loss before each step's update (mean over tasks for MAML)."""
-    return _rollout_jit(_as_jax(p), check_control(p, control))["L"]
+    return _rollout_jit(as_jax(p), check_control(p, control))["L"]
 
 
 @float64
 def cost_curve(p: Problem, control) -> np.ndarray:
     """C_k, k = 0..n-1."""
-    return _rollout_jit(_as_jax(p), check_control(p, control))["C"]
+    return _rollout_jit(as_jax(p), check_control(p, control))["C"]
 
 
 @float64
 def task_losses(p: Problem, control) -> np.ndarray:
     """(n, T): every task's loss at each step (the inactive tasks' too, for continual runs)."""
-    return _rollout_jit(_as_jax(p), check_control(p, control), all_tasks=True)["tasks"]
+    return _rollout_jit(as_jax(p), check_control(p, control), all_tasks=True)["tasks"]
 
 
 @float64
@@ -271,73 +259,4 @@ def trajectory(p: Problem, control, *, every: int = 1):
     """Weights at steps 0, every, 2 every, ... (< n); MAML-like: a leading task axis."""
     if int(every) < 1:
         raise ConfigError(f"every: must be a positive integer, got {every}")
-    return _rollout_jit(_as_jax(p), check_control(p, control), every=int(every))["w"]
-
-
-# ---- closed forms and references ----------------------------------------------------------
-def _single(p: Problem):
-    if p.control_type.name != "single_neuron":
-        raise ConfigError("p: needs a single-neuron problem")
-    s = jax.tree.map(lambda a: float(np.asarray(a)[0, 0, 0]), p.stats)
-    return s, float(p.params["lam"]), float(p.dt), float(p.w0)
-
-
-def single_neuron_constant(p: Problem, g: float) -> tuple[np.ndarray, np.ndarray]:
-    """(Euler w_k exactly, flow w(t_k)) for constant g, k = 0..n (float64 numpy)."""
-    s, lam, dt, w0 = _single(p)
-    a = 1.0 + g
-    k_g = a * a * s.sigma_x + lam
-    w_star = a * s.sigma_yx / k_g
-    k = np.arange(p.n_steps + 1)
-    return w_star + (w0 - w_star) * (1.0 - dt * k_g) ** k, w_star + (w0 - w_star) * np.exp(
-        -k_g * k * dt)
-
-
-def single_neuron_flow(p: Problem, g) -> np.ndarray:
-    """The continuous flow w(t_k), k = 0..n, under g held constant on [t_k, t_{k+1}).
-
-    w(t) = e^{-K(t)}[w0 + int_0^t e^{K(s)} (1 + g(s)) Sigma_yx ds] evaluated exactly per step.
-    """
-    s, lam, dt, w0 = _single(p)
-    a = 1.0 + np.asarray(g, np.float64)
-    k_g = a * a * s.sigma_x + lam
-    w_star, decay = a * s.sigma_yx / k_g, np.exp(-k_g * dt)
-    w = np.empty(p.n_steps + 1)
-    w[0] = w0
-    for k in range(p.n_steps):
-        w[k + 1] = w_star[k] + (w[k] - w_star[k]) * decay[k]
-    return w
-
-
-def warped_times(p: Problem, u) -> np.ndarray:
-    """tau_k = dt sum_{j<k} (1 + u_j), k = 0..n."""
-    return float(p.dt) * np.concatenate([[0.0], np.cumsum(1.0 + np.asarray(u, np.float64))])
-
-
-@float64
-def variable_step_euler(p: Problem, u):
-    """The *uncontrolled* field integrated with steps dt (1 + u_k): weights at k = 0..n."""
-    q = _as_jax(p)
-    s = jax.tree.map(lambda a: a[0], q.stats)
-
-    def step(w, h):
-        new = tuple(a + h * d for a, d in zip(w, NONE.field(w, None, s, q.params)))
-        return new, w
-
-    w, ws = jax.lax.scan(step, q.w0, q.dt * (1.0 + jnp.asarray(u, jnp.float64)))
-    return tuple(jnp.concatenate([a, b[None]]) for a, b in zip(ws, w))
-
-
-@float64
-def uncontrolled_flow(p: Problem, times, *, rtol: float = 1e-10):
-    """The uncontrolled gradient flow (task 0) at ``times`` by adaptive high-order integration.
-
-    Returns (W1(t), W2(t)) stacked over times (core.ode.solve, rtol ``rtol``).
-    """
-    q = _as_jax(p)
-    s = jax.tree.map(lambda a: a[0], q.stats)
-
-    def rhs(t, w, args):
-        return flow_field(*w, s.sigma_yx, s.sigma_x, lam=q.params["lam"])
-
-    return ode.solve(rhs, q.w0, np.asarray(times, np.float64), rtol=rtol, atol=1e-14)
+    return _rollout_jit(as_jax(p), check_control(p, control), every=int(every))["w"]

@@ -18,7 +18,7 @@ import xarray as xr
 from ..core import plotting
 from ..core.config import Config, param
 from ..core.study import Check, Preset, Progress, Study
-from ..learning_effort import ascent, data, observables, problems, report, theory
+from ..learning_effort import ascent, data, observables, problems, reductions, report, theory
 
 __all__ = ["STUDY", "SingleNeuronConfig", "checks", "figures", "run"]
 
@@ -146,10 +146,10 @@ def checks(ds: xr.Dataset, config: SingleNeuronConfig) -> list[Check]:
     flow_err = 0.0
     for gc in (0.0, float(g.mean())):
         ws = theory.trajectory(p, np.full(config.n_steps, gc))
-        disc, flow = theory.single_neuron_constant(p, gc)
+        disc, flow = reductions.single_neuron_constant(p, gc)
         err = max(err, float(np.max(np.abs(ws - disc[:-1]))))
         flow_err = max(flow_err, float(np.max(np.abs(ws[1:] / flow[1:-1] - 1))))
-    exact = theory.single_neuron_flow(p, g)
+    exact = reductions.single_neuron_flow(p, g)
     vary_err = float(np.max(np.abs(theory.trajectory(p, g)[1:] / exact[1:-1] - 1)))
     out += [
         Check.at_most("euler_exact_discrete", "Euler vs exact discrete solution, constant g",
