@@ -12,9 +12,9 @@ type           c0  field F                                              cost C
 single neuron  0   (1+g) Sigma_yx - (1+g)^2 Sigma_x w - lambda w        beta g^2
 gain           0   [flow of W~] (.) (1 + G) - lambda W                  exp(beta sum G^2) - 1
 learning rate  0   (1 + u) F_0                                          beta (u - u0)^2
-engagement     1   W2^T D E - lambda W1, D E W1^T - lambda W2;          active: beta sum psi^2;
-                   D = diag(psi of each output's task)                  attention:
-                                                                        beta sum (psi - 1)^2
+engagement     1   W2^T D E - lambda W1, D E W1^T - lambda W2;          beta sum (psi - r)^2;
+                   D = diag(psi of each output's task)                  r = 0 (active) or
+                                                                        1 (attention)
 category       1   the same with D = diag(psi^2) (one psi per output)   beta (sum psi^2 - O)^2/O
 none           --  F_0 (MAML-like initialisation problems)              0
 =============  ==  ===================================================  ========================
@@ -22,7 +22,8 @@ none           --  F_0 (MAML-like initialisation problems)              0
 The loss is the population loss of :func:`learndyn.deep_linear.theory.population_loss` (with
 weight decay on the raw weights); the gain types evaluate its data term at W~. Functions take
 (w, c, stats, params): ``stats`` a :class:`~learndyn.learning_effort.data.Stats` of jax arrays,
-``params`` a dict with ``lam``, ``beta`` and, for engagement, ``groups`` (outputs x tasks, 0/1).
+``params`` a dict with ``lam``, ``beta`` and, for engagement, ``groups`` (outputs x tasks, 0/1)
+and ``reference`` (r).
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ from ..deep_linear.theory import flow_field, population_loss
 
 __all__ = [
     "CATEGORY",
-    "ENGAGEMENT_ACTIVE",
-    "ENGAGEMENT_ATTENTION",
+    "ENGAGEMENT",
     "GAIN",
     "LEARNING_RATE",
     "NONE",
@@ -117,8 +117,8 @@ def _engagement_field(w, psi, s, prm):
     return _plain_field(w, psi, s, prm, prm["groups"] @ psi)
 
 
-def _attention_cost(psi, prm):
-    return prm["beta"] * jnp.sum((psi - 1.0) ** 2)
+def _engagement_cost(psi, prm):
+    return prm["beta"] * jnp.sum((psi - prm["reference"]) ** 2)
 
 
 def _category_field(w, psi, s, prm):
@@ -137,9 +137,6 @@ def _zero_cost(c, prm):
 SINGLE_NEURON = ControlType("single_neuron", 0.0, _single_field, _single_loss, _quadratic)
 GAIN = ControlType("gain", 0.0, _gain_field, _gain_loss, _exp_cost)
 LEARNING_RATE = ControlType("learning_rate", 0.0, _rate_field, _plain_loss, _rate_cost)
-ENGAGEMENT_ACTIVE = ControlType("engagement_active", 1.0, _engagement_field, _plain_loss,
-                                _quadratic)
-ENGAGEMENT_ATTENTION = ControlType("engagement_attention", 1.0, _engagement_field, _plain_loss,
-                                   _attention_cost)
+ENGAGEMENT = ControlType("engagement", 1.0, _engagement_field, _plain_loss, _engagement_cost)
 CATEGORY = ControlType("category", 1.0, _category_field, _plain_loss, _budget_cost)
 NONE = ControlType("none", 0.0, _plain_field, _plain_loss, _zero_cost)

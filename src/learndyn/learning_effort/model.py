@@ -13,7 +13,8 @@ average dynamics (:mod:`.controls`):
           + \frac\lambda2\sum_l\|W_l\|^2,\qquad W \leftarrow W - \alpha\,\nabla_W\ell
 
 whose expectation over batches is the average flow of :mod:`.controls`. What is recorded is the
-population loss L(W_k, c_k) from the exact statistics (the same function as the theory's).
+population loss L(W_k, c_k) from the exact statistics (the same function as the theory's),
+evaluated in float64 when JAX's x64 mode is on (as in :func:`learndyn.run`).
 Seeds only change the batches: every seed starts from the problem's initial weights.
 """
 
@@ -85,6 +86,7 @@ def _program(ct, batch: int, n_steps: int):
     def observe(state, args):
         w, k = state
         k = jnp.minimum(k, n_steps - 1)
+        w = jax.tree.map(lambda a: a.astype(args["stats"].sigma_x.dtype), w)
         c = jax.tree.map(lambda a: a[k], args["control"])
         s = jax.tree.map(lambda a: a[args["schedule"][k]], args["stats"])
         tasks = jax.vmap(lambda st: ct.loss(w, c, st, args["params"]))(args["stats"])
@@ -94,7 +96,7 @@ def _program(ct, batch: int, n_steps: int):
 
 
 def run_sgd(problems: list[Problem], controls: list, tasks: list, *, seeds, batch: int,
-            num_records: int = 101, dtype: str = "float32",
+            num_records: int = 101, spacing: str = "linear", dtype: str = "float32",
             progress: Progress | None = None, label: str = "SGD") -> dict:
     """SGD under each (problem, control) pair, all pairs and seeds in one vmapped program.
 
@@ -107,7 +109,7 @@ def run_sgd(problems: list[Problem], controls: list, tasks: list, *, seeds, batc
         tasks: per problem, the list of :class:`~learndyn.learning_effort.data.Task` indexed
             by its schedule (their exact statistics must be the problem's).
         seeds: SGD seeds (they change the batches only); batch: minibatch size.
-        num_records: records from step 0 to n - 1 (linearly spaced).
+        num_records: records from step 0 to n - 1, ``spacing`` "linear" or "log".
 
     Returns:
         ``steps`` (records,), ``loss`` (problem, seed, record) population loss of the active
@@ -115,16 +117,19 @@ def run_sgd(problems: list[Problem], controls: list, tasks: list, *, seeds, batc
     """
     ct, n = problems[0].control_type, problems[0].n_steps
     dt = jnp.dtype(dtype)
-    steps = record_steps(n - 1, min(num_records, n))
+    steps = record_steps(n - 1, min(num_records, n), spacing=spacing)
 
     def cast(a):
         a = np.asarray(a)
         return jnp.asarray(a, dt if np.issubdtype(a.dtype, np.floating) else a.dtype)
 
-    args = [{"w0": p.w0, "schedule": p.schedule, "stats": p.stats, "params": p.params,
+    args = [{"w0": p.w0, "schedule": p.schedule, "params": p.params,
              "dt": p.dt, "control": c, "sampler": stack_samplers(t)}
             for p, c, t in zip(problems, controls, tasks)]
     args = jax.tree.map(lambda *a: cast(np.stack([np.asarray(x) for x in a])), *args)
+    # the recorded population loss is evaluated in float64 where JAX allows it (x64 mode):
+    # in float32 its cancellation floor (~1e-7 of L(0)) hides losses that converge to 0
+    args["stats"] = jax.tree.map(lambda *a: jnp.asarray(np.stack(a)), *[p.stats for p in problems])
     init, step, observe = _program(ct, int(batch), n)
     rec = simulate(init, step, observe, seeds=list(seeds), record_at=steps, args=args,
                    progress=progress, label=label, batched=True)

@@ -63,12 +63,15 @@ def block_start_means(loss: np.ndarray, steps: np.ndarray, switch_every: int,
     return np.stack(out, axis=-1) if out else np.empty(np.shape(loss)[:-1] + (0,))
 
 
-def sgd_mismatch(sim: np.ndarray, theory: np.ndarray, rel: float) -> float:
-    """max over records after the first of |mean_sim - theory| / max(rel |theory|, 3 s.e.).
+def sgd_mismatch(sim: np.ndarray, theory: np.ndarray, rel: float, floor: float = 0.0) -> float:
+    """max over records after the first of |mean_sim - theory| / max(rel |theory|, 3 s.e.,
+    floor).
 
-    ``sim`` has seeds on its first axis; values <= 1 mean agreement within tolerance.
+    ``sim`` has seeds on its first axis; values <= 1 mean agreement within tolerance. ``floor``
+    is the smallest loss difference the simulation resolves (its precision).
     """
     sim, theory = np.asarray(sim)[:, 1:], np.asarray(theory)[1:]
     mean = sim.mean(axis=0)
     se = sim.std(axis=0, ddof=1) / np.sqrt(sim.shape[0])
-    return float(np.max(np.abs(mean - theory) / np.maximum(rel * np.abs(theory), 3.0 * se)))
+    tol = np.maximum(np.maximum(rel * np.abs(theory), 3.0 * se), floor)
+    return float(np.max(np.abs(mean - theory) / tol))

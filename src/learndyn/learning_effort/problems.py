@@ -176,22 +176,22 @@ def engagement_problem(stats, w1_0, w2_0, groups, *, variant: str = "active",
 
     ``groups`` (outputs x tasks, 0/1): which outputs belong to which task (each output to one).
     ``variant``: "active" (cost beta sum psi^2, bounds [0, 1]) or "attention" (cost
-    beta sum (psi - 1)^2, bounds [0, 2]).
+    beta sum (psi - 1)^2, bounds [0, 2]); one control type (cost beta sum (psi - r)^2 with
+    ``params["reference"]`` r = 0 or 1), so both variants stack into one vmapped program.
     """
-    kinds = {"active": (controls.ENGAGEMENT_ACTIVE, (0.0, 1.0)),
-             "attention": (controls.ENGAGEMENT_ATTENTION, (0.0, 2.0))}
+    kinds = {"active": (0.0, (0.0, 1.0)), "attention": (1.0, (0.0, 2.0))}
     if variant not in kinds:
         raise ConfigError(f"variant: 'active' or 'attention', got {variant!r}")
-    ct, default = kinds[variant]
+    reference, default = kinds[variant]
     g = np.asarray(groups, np.float64)
     o = _stats(stats).sigma_y.shape[0]
     if g.ndim != 2 or g.shape[0] != o or not np.all(np.isin(g, (0.0, 1.0))) or not np.all(
             g.sum(1) == 1):
         raise ConfigError(f"groups: a 0/1 matrix (outputs = {o}) x tasks with one 1 per row")
-    return _two_layer(ct, [stats], w1_0, w2_0, lambda a, b: (g.shape[1],), lam=lam, beta=beta,
-                      gamma=gamma, dt=dt, n_steps=n_steps,
+    return _two_layer(controls.ENGAGEMENT, [stats], w1_0, w2_0, lambda a, b: (g.shape[1],),
+                      lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps,
                       bounds=default if bounds is None else bounds, checkpoint=checkpoint,
-                      groups=g)
+                      groups=g, reference=np.float64(reference))
 
 
 def category_problem(stats, w1_0, w2_0, *, lam: float = 0.0, beta: float = 0.3,
@@ -204,15 +204,21 @@ def category_problem(stats, w1_0, w2_0, *, lam: float = 0.0, beta: float = 0.3,
                       checkpoint=checkpoint)
 
 
-def maml_problem(tasks, w1_0, w2_0, *, n_inner: int, lam: float = 0.0, beta: float = 0.0,
-                 gamma: float = 1.0, dt: float = 5e-3, bounds=(-1.0, 1.0),
-                 checkpoint: int | None = None) -> Problem:
+def maml_problem(tasks, w1_0, w2_0, *, n_inner: int, n_steps: int | None = None,
+                 lam: float = 0.0, beta: float = 0.0, gamma: float = 1.0, dt: float = 5e-3,
+                 bounds=(-1.0, 1.0), checkpoint: int | None = None) -> Problem:
     """MAML-like: the control is the initial weights shared by ``tasks``; each task runs the
-    uncontrolled flow for ``n_inner`` steps, V = -dt sum_k gamma^{t_k} mean_tau L_tau,k -
-    beta/2 ||W(0)||^2. ``w1_0, w2_0`` fix the shapes (and are the neutral control)."""
+    uncontrolled flow, V = -dt sum_{k < n_inner} gamma^{t_k} mean_tau L_tau,k - beta/2
+    ||W(0)||^2. The unroll has ``n_steps`` (default ``n_inner``) steps, so problems with
+    different inner horizons but equal ``n_steps`` stack into one vmapped program.
+    ``w1_0, w2_0`` fix the shapes (and are the neutral control)."""
     if not tasks:
         raise ConfigError("tasks: need at least one task")
+    n_steps = n_inner if n_steps is None else n_steps
+    if not (isinstance(n_inner, int | np.integer) and 1 <= n_inner <= n_steps):
+        raise ConfigError(f"n_inner: must be an integer in [1, n_steps = {n_steps}], got "
+                          f"{n_inner!r}")
     p = _two_layer(controls.NONE, list(tasks), w1_0, w2_0, lambda a, b: (a.shape, b.shape),
-                   lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_inner, bounds=bounds,
-                   checkpoint=checkpoint)
+                   lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
+                   checkpoint=checkpoint, horizon=np.int64(n_inner))
     return p.replace(init_control=True)

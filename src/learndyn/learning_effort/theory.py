@@ -145,8 +145,10 @@ UNROLL = 1
 
 # ---- the unroll ---------------------------------------------------------------------------
 def discount(p: Problem) -> jax.Array:
-    """gamma^{t_k}, k = 0..n-1."""
-    return jnp.exp(jnp.arange(p.n_steps) * (p.dt * jnp.log(p.gamma)))
+    """gamma^{t_k}, k = 0..n-1 (0 from step ``params["horizon"]`` on, where given)."""
+    k = jnp.arange(p.n_steps)
+    d = jnp.exp(k * (p.dt * jnp.log(p.gamma)))
+    return jnp.where(k < p.params["horizon"], d, 0.0) if "horizon" in p.params else d
 
 
 def _scan(ct: ControlType, p: Problem, w0, control, all_tasks: bool = False, every: int = 0):

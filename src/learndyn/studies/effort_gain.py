@@ -137,7 +137,7 @@ def checks(ds: xr.Dataset, config: GainConfig) -> list[Check]:
                            peak[1] - peak[0], config.lr, "effort goes first to the easy aspect"),
             Check.at_least("easy_earlier_mass", "centre of mass of |G2|: hard - easy",
                            com[1] - com[0], 0.0, "then is sustained on the hard aspect")]
-    return out + report.sim_checks(ds, 0.05)
+    return out + report.sim_checks(ds, 0.05, dtype=config.dtype)
 
 
 def figures(ds: xr.Dataset, config: GainConfig) -> dict:

@@ -178,7 +178,7 @@ def checks(ds: xr.Dataset, config: SingleNeuronConfig) -> list[Check]:
                                  "(relative to its range)",
                                  float(np.max(-np.diff(i), initial=0.0)) / span, 1e-4,
                                  "more effort is worth it when the future is discounted less"))
-    return out + report.sim_checks(ds, 0.05)
+    return out + report.sim_checks(ds, 0.05, dtype=config.dtype)
 
 
 def figures(ds: xr.Dataset, config: SingleNeuronConfig) -> dict:
