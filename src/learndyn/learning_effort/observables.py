@@ -58,7 +58,7 @@ def block_start_means(loss: np.ndarray, steps: np.ndarray, switch_every: int,
     for b in range(1, int(blocks.max()) + 1):
         start = b * switch_every
         sel = (steps >= start) & (steps < start + max(1, int(fraction * switch_every)))
-        if sel.any() and (steps >= start + switch_every).any():  # complete blocks only
+        if sel.any() and start + switch_every <= steps.max() + 1:  # complete blocks only
             out.append(np.asarray(loss)[..., sel].mean(axis=-1))
     return np.stack(out, axis=-1) if out else np.empty(np.shape(loss)[:-1] + (0,))
 
