@@ -16,7 +16,18 @@ True
 Studies: see :data:`STUDIES` (modules of :mod:`learndyn.studies`).
 """
 
-from . import ascent, controls, data, model, observables, problems, reductions, report, theory
+from . import (
+    ascent,
+    configs,
+    controls,
+    data,
+    model,
+    observables,
+    problems,
+    reductions,
+    report,
+    theory,
+)
 from .ascent import (
     AscentDivergenceError,
     Result,
@@ -66,6 +77,7 @@ __all__ = [
     "Problem",
     "Result",
     "category_problem",
+    "configs",
     "continual_problem",
     "controls",
     "cost_curve",

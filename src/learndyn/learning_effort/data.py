@@ -47,6 +47,7 @@ __all__ = [
     "class_means",
     "correlated_gaussians",
     "hierarchy_levels",
+    "hierarchy_or_prototypes",
     "load_statistics",
     "mixture",
     "pair_distance",
@@ -192,6 +193,16 @@ def semantic_hierarchy(levels: int = 3) -> Task:
     names = tuple(f"L{l}.{j}" for l, j in zip(lv, index))
     return mixture("semantic_hierarchy", np.full(P, 1.0 / P), np.eye(P), Y.T, 0.0,
                              inputs=tuple(f"item{i}" for i in range(P)), outputs=names)
+
+
+def hierarchy_or_prototypes(dataset: str, *, levels: int, data_seed: int) -> Task:
+    """:func:`semantic_hierarchy` (``dataset="hierarchy"``) or the ten-class
+    :func:`prototypes` (``"prototypes"``)."""
+    if dataset == "hierarchy":
+        return semantic_hierarchy(levels)
+    if dataset == "prototypes":
+        return prototypes(data_seed=data_seed)
+    raise ConfigError(f"dataset: 'hierarchy' or 'prototypes', got {dataset!r}")
 
 
 def hierarchy_levels(levels: int) -> np.ndarray:

@@ -19,11 +19,11 @@ from ..core import plotting
 from ..core.study import Check, Progress
 from . import model
 from .ascent import Result
-from .observables import sgd_mismatch
+from .observables import gain_summary, sgd_mismatch
 from .theory import Problem, loss_curve, neutral_control, task_losses, value
 
 __all__ = ["CONDITIONS", "compare", "compare_variants", "control_checks", "describe",
-           "loss_panels", "sim_checks", "value_panel"]
+           "gain_variables", "loss_panels", "loss_value_figures", "sim_checks", "value_panel"]
 
 CONDITIONS = ("uncontrolled", "optimal")
 
@@ -174,3 +174,38 @@ def value_panel(ax, ds: xr.Dataset, title: str = "value during optimisation") ->
     if it[-1] > 20:
         ax.set_xscale("log")
     ax.legend(fontsize=8, loc="lower right")
+
+
+def loss_value_figures(ds: xr.Dataset, loss_caption: str, value_caption: str, *,
+                       log: bool = False, t_max: float | None = None, marks=()) -> dict:
+    """``{"loss": the two loss panels, "value": V over the ascent}``, captioned; ``marks``
+    are times drawn as dotted vertical lines (e.g. task switches)."""
+    fig_l, axes = plotting.figure(2, width=3.5)
+    loss_panels(axes[0], ds, log=log)
+    for ax in axes[0]:
+        if t_max is not None:
+            ax.set_xlim(0, t_max)
+        for t in marks:
+            ax.axvline(t, color="0.7", lw=0.8, ls=":")
+    fig_v, axes = plotting.figure(1, width=3.5)
+    value_panel(axes[0, 0], ds)
+    return {"loss": plotting.captioned(fig_l, loss_caption),
+            "value": plotting.captioned(fig_v, value_caption)}
+
+
+def gain_variables(control) -> dict:
+    """Dataset variables summarising optimal gains (G1, G2): mean |G2| per output row, mean
+    |G1| per hidden unit, and the smallest and largest gain."""
+    per_output, per_hidden = gain_summary(control)
+    return {"gain_output_theory": (("control_time", "output"), per_output),
+            "gain_hidden_theory": (("control_time", "hidden"), per_hidden),
+            "gain_range_theory": (("bound",), [min(float(g.min()) for g in control),
+                                               max(float(g.max()) for g in control)])}
+
+
+GAIN_ATTRS = {
+    "gain_output_theory": ("mean |G2| on each output row of W2", ""),
+    "gain_hidden_theory": ("mean |G1| on each hidden unit's row of W1", ""),
+    "gain_range_theory": ("smallest and largest optimal gain", ""),
+    "control_time": ("time t", "time units"), "output": ("output", ""),
+    "hidden": ("hidden unit", ""), "bound": ("extreme", "")}

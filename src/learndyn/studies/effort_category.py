@@ -45,9 +45,8 @@ class CategoryConfig(Config):
 
 
 def task(config: CategoryConfig) -> data.Task:
-    if config.dataset == "hierarchy":
-        return data.semantic_hierarchy(config.levels)
-    return data.prototypes(data_seed=config.data_seed)
+    return data.hierarchy_or_prototypes(config.dataset, levels=config.levels,
+                                        data_seed=config.data_seed)
 
 
 def problem(config: CategoryConfig) -> theory.Problem:

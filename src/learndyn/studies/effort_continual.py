@@ -17,35 +17,25 @@ import numpy as np
 import xarray as xr
 
 from ..core import plotting
-from ..core.config import Config, param
+from ..core.config import param
 from ..core.study import Check, Preset, Progress, Study
 from ..learning_effort import ascent, data, model, observables, problems, report, theory
+from ..learning_effort.configs import GainStudyConfig
 
 __all__ = ["STUDY", "ContinualConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
-class ContinualConfig(Config):
+class ContinualConfig(GainStudyConfig):
     mu_a: tuple[float, ...] = param((3.0, 1.0), "task A: class means per aspect")
     p_a: float = param(0.8, "task A: probability that the second label flips", ge=0, le=1)
     mu_b: tuple[float, ...] = param((-2.0, 2.0), "task B: class means per aspect")
     p_b: float = param(0.2, "task B: probability that the second label flips", ge=0, le=1)
     switch_every: int = param(800, "steps between task switches", ge=1)
     hidden: int = param(8, "hidden units H", ge=1)
-    lr: float = param(5e-3, "learning rate alpha = Euler step; t = step x alpha", gt=0)
     lam: float = param(0.001, "weight decay lambda", ge=0)
-    n_steps: int = param(4000, "horizon n (steps)", ge=10)
-    init_scale: float = param(0.01, "std of the initial weights", gt=0)
-    init_seed: int = param(0, "seed of the initial weights and gains", ge=0)
-    beta: float = param(0.3, "cost of control beta (cost exp(beta sum G^2) - 1)", gt=0)
-    gamma: float = param(0.99, "discount per unit time", gt=0, le=1)
-    g_bound: float = param(0.5, "gains in [-g_bound, g_bound]", gt=0)
-    init_noise: float = param(1e-3, "std of the random initial gains (then clipped)", ge=0)
     step: float = param(1.0, "projected-ascent step size", gt=0)
-    iterations: int = param(100, "ascent iterations", ge=1)
     batch: int = param(256, "SGD batch size", ge=1)
-    num_records: int = param(201, "SGD records", ge=3)
-    dtype: str = param("float32", "SGD precision", choices=("float32", "float64"))
 
 
 def tasks(config: ContinualConfig) -> list[data.Task]:
@@ -71,18 +61,12 @@ def run(config: ContinualConfig, *, seeds, progress: Progress | None = None) -> 
                         progress=progress)
     ds = report.compare(p, r, tasks(config), seeds=seeds, batch=config.batch,
                         num_records=config.num_records, dtype=config.dtype, progress=progress)
-    per_output, per_hidden = observables.gain_summary(r.control)
-    ds["gain_output_theory"] = (("control_time", "output"), per_output)
-    ds["gain_range_theory"] = (("bound",), [min(float(g.min()) for g in r.control),
-                                            max(float(g.max()) for g in r.control)])
-    ds = ds.assign_coords(control_time=p.times, output=["output 1", "output 2"],
-                          bound=["min", "max"], task=["A", "B"],
-                          active=("time", np.asarray(p.schedule)[ds.step.values]))
-    return report.describe(ds, {
-        "gain_output_theory": ("mean |G2| on each output row of W2", ""),
-        "gain_range_theory": ("smallest and largest optimal gain", ""),
-        "control_time": ("time t", "time units"), "output": ("output", ""),
-        "bound": ("extreme", ""), "active": ("index of the task being trained", "")})
+    ds = ds.assign(report.gain_variables(r.control)).assign_coords(
+        control_time=p.times, output=["output 1", "output 2"], hidden=np.arange(config.hidden),
+        bound=["min", "max"], task=["A", "B"],
+        active=("time", np.asarray(p.schedule)[ds.step.values]))
+    return report.describe(ds, {**report.GAIN_ATTRS,
+                                "active": ("index of the task being trained", "")})
 
 
 def checks(ds: xr.Dataset, config: ContinualConfig) -> list[Check]:
@@ -112,27 +96,21 @@ def figures(ds: xr.Dataset, config: ContinualConfig) -> dict:
     for name, color in zip(ds.output.values, ("C0", "C1")):
         plotting.theory_line(axes[0, 0], tc, ds.gain_output_theory.sel(output=name),
                              color=color, label=name)
-    fig_l, axes_l = plotting.figure(2, width=3.5)
-    report.loss_panels(axes_l[0], ds)
-    for ax in list(axes[0]) + list(axes_l[0]):
-        for s in switches:
-            ax.axvline(s, color="0.7", lw=0.8, ls=":")
+    for s in switches:
+        axes[0, 0].axvline(s, color="0.7", lw=0.8, ls=":")
     axes[0, 0].set(xlabel="time $t$ (dotted: task switches)", ylabel=r"mean $|G_2|$ per output",
                    title="optimal gains (schedule known in advance)")
     axes[0, 0].legend(fontsize=8)
-    fig_v, axes = plotting.figure(1, width=3.5)
-    report.value_panel(axes[0, 0], ds)
     return {
         "control": plotting.captioned(fig_c, "Optimal output gains over alternating tasks: "
                                       "bursts of effort at each switch (dotted), planned with "
                                       "the schedule known in advance (open-loop control). "
                                       "Theory only."),
-        "loss": plotting.captioned(fig_l, "Active-task loss with and without the optimal gains: "
-                                   "average dynamics (lines) and SGD under the same gains "
-                                   "(markers, 20 seeds, batch 256; bands 1 s.d.); the jumps "
-                                   "at the switches are smaller with control."),
-        "value": plotting.captioned(fig_v, "Value V over projected-ascent iterations."),
-    }
+        **report.loss_value_figures(
+            ds, "Active-task loss with and without the optimal gains: average dynamics (lines) "
+            "and SGD under the same gains (markers, 20 seeds, batch 256; bands 1 s.d.); the "
+            "jumps at the switches (dotted) are smaller with control.",
+            "Value V over projected-ascent iterations.", marks=switches)}
 
 
 STUDY = Study(

@@ -18,35 +18,21 @@ import numpy as np
 import xarray as xr
 
 from ..core import plotting
-from ..core.config import Config, param
+from ..core.config import param
 from ..core.study import Check, Preset, Progress, Study
 from ..deep_linear.theory import flow_field, population_loss
 from ..learning_effort import ascent, data, model, observables, problems, report, theory
+from ..learning_effort.configs import GainStudyConfig
 from ..learning_effort.controls import GAIN
 
 __all__ = ["STUDY", "GainConfig", "checks", "figures", "run"]
 
 
 @dataclass(frozen=True)
-class GainConfig(Config):
+class GainConfig(GainStudyConfig):
     mu: tuple[float, ...] = param((3.0, 1.0), "class means (easy, hard aspect)")
     sigma: tuple[float, ...] = param((1.0, 1.0), "input noise per aspect", gt=0)
     p: float = param(0.8, "probability that the hard label flips sign", ge=0, le=1)
-    hidden: int = param(6, "hidden units H", ge=1)
-    lr: float = param(5e-3, "learning rate alpha = Euler step; t = step x alpha", gt=0)
-    lam: float = param(0.01, "weight decay lambda", ge=0)
-    n_steps: int = param(4000, "horizon n (steps)", ge=10)
-    init_scale: float = param(0.01, "std of the initial weights", gt=0)
-    init_seed: int = param(0, "seed of the initial weights and gains", ge=0)
-    beta: float = param(0.3, "cost of control beta (cost exp(beta sum G^2) - 1)", gt=0)
-    gamma: float = param(0.99, "discount per unit time", gt=0, le=1)
-    g_bound: float = param(0.5, "gains in [-g_bound, g_bound]", gt=0)
-    init_noise: float = param(1e-3, "std of the random initial gains (then clipped)", ge=0)
-    step: float = param(10.0, "projected-ascent step size", gt=0)
-    iterations: int = param(100, "ascent iterations", ge=1)
-    batch: int = param(32, "SGD batch size", ge=1)
-    num_records: int = param(201, "SGD records", ge=3)
-    dtype: str = param("float32", "SGD precision", choices=("float32", "float64"))
 
 
 def task(config: GainConfig) -> data.Task:
@@ -70,19 +56,10 @@ def run(config: GainConfig, *, seeds, progress: Progress | None = None) -> xr.Da
                         progress=progress)
     ds = report.compare(p, r, [task(config)], seeds=seeds, batch=config.batch,
                         num_records=config.num_records, dtype=config.dtype, progress=progress)
-    per_output, per_hidden = observables.gain_summary(r.control)
-    ds["gain_output_theory"] = (("control_time", "output"), per_output)
-    ds["gain_hidden_theory"] = (("control_time", "hidden"), per_hidden)
-    ds["gain_range_theory"] = (("bound",), [min(float(g.min()) for g in r.control),
-                                            max(float(g.max()) for g in r.control)])
-    ds = ds.assign_coords(control_time=p.times, output=["easy", "hard"],
-                          hidden=np.arange(config.hidden), bound=["min", "max"])
-    return report.describe(ds, {
-        "gain_output_theory": ("mean |G2| on each output row of W2", ""),
-        "gain_hidden_theory": ("mean |G1| on each hidden unit's row of W1", ""),
-        "gain_range_theory": ("smallest and largest optimal gain", ""),
-        "control_time": ("time t", "time units"), "output": ("aspect (output)", ""),
-        "hidden": ("hidden unit", ""), "bound": ("extreme", "")})
+    ds = ds.assign(report.gain_variables(r.control)).assign_coords(
+        control_time=p.times, output=["easy", "hard"], hidden=np.arange(config.hidden),
+        bound=["min", "max"])
+    return report.describe(ds, report.GAIN_ATTRS)
 
 
 @jax.jit
@@ -155,23 +132,16 @@ def figures(ds: xr.Dataset, config: GainConfig) -> dict:
         plotting.theory_line(axes[0, 1], tc, hid[:, h], color=color)
     axes[0, 1].set(xlabel="time $t$", ylabel=r"mean $|G_1|$ of a hidden unit",
                    title="input gains per hidden unit", xlim=(0, t_max))
-    fig_l, axes = plotting.figure(2, width=3.5)
-    report.loss_panels(axes[0], ds)
-    for ax in axes[0]:
-        ax.set_xlim(0, t_max)
-    fig_v, axes = plotting.figure(1, width=3.5)
-    report.value_panel(axes[0, 0], ds)
     return {
         "control": plotting.captioned(fig_c, "Optimal gains over time (first half of the "
                                       "horizon): the easy aspect's output gains peak first, the "
                                       "hard aspect's later and longer. Theory only; late gains "
                                       "keep part of their random start (~1e-3)."),
-        "loss": plotting.captioned(fig_l, "Loss with and without the optimal gains: average "
-                                   "dynamics (lines) and SGD networks under the same gains "
-                                   "(markers, 20 seeds, batch 32; bands 1 s.d.) agree within "
-                                   "the 5% tolerance at every record."),
-        "value": plotting.captioned(fig_v, "Value V over projected-ascent iterations."),
-    }
+        **report.loss_value_figures(
+            ds, "Loss with and without the optimal gains: average dynamics (lines) and SGD "
+            "networks under the same gains (markers, 20 seeds, batch 32; bands 1 s.d.) agree "
+            "within the 5% tolerance at every record.",
+            "Value V over projected-ascent iterations.", t_max=t_max)}
 
 
 STUDY = Study(

@@ -47,9 +47,8 @@ class LearningRateConfig(Config):
 
 
 def task(config: LearningRateConfig) -> data.Task:
-    if config.dataset == "hierarchy":
-        return data.semantic_hierarchy(config.levels)
-    return data.prototypes(data_seed=config.data_seed)
+    return data.hierarchy_or_prototypes(config.dataset, levels=config.levels,
+                                        data_seed=config.data_seed)
 
 
 def problem(config: LearningRateConfig) -> theory.Problem:
@@ -123,22 +122,16 @@ def figures(ds: xr.Dataset, config: LearningRateConfig) -> dict:
     axes[0, 1].plot(tc, tc, "--", color="0.45", lw=1.2, label=r"$\tau = t$ (no control)")
     axes[0, 1].set(xlabel="time $t$", ylabel=r"learning time $\tau$", title="time warp")
     axes[0, 1].legend(fontsize=8)
-    fig_l, axes = plotting.figure(2, width=3.5)
-    report.loss_panels(axes[0], ds, log=True)
-    fig_v, axes = plotting.figure(1, width=3.5)
-    report.value_panel(axes[0, 0], ds)
     return {
         "control": plotting.captioned(fig_c, "Optimal learning-rate modulation: raised while "
                                       "the modes are being learned, back to 0 once the loss "
                                       "has converged; it acts as a warp of learning time. "
                                       "Theory only."),
-        "loss": plotting.captioned(fig_l, "Loss with and without the optimal schedule: average "
-                                   "dynamics (lines) and SGD under the same schedule (markers, "
-                                   "10 seeds; bands 1 s.d.) agree within the 10% tolerance; "
-                                   "u* saturates early only because 150 Adam steps of 0.005 "
-                                   "cannot move it further."),
-        "value": plotting.captioned(fig_v, "Value V over Adam (AMSGrad) iterations."),
-    }
+        **report.loss_value_figures(
+            ds, "Loss with and without the optimal schedule: average dynamics (lines) and SGD "
+            "under the same schedule (markers, 10 seeds; bands 1 s.d.) agree within the 10% "
+            "tolerance; u* saturates early only because 150 Adam steps of 0.005 cannot move "
+            "it further.", "Value V over Adam (AMSGrad) iterations.", log=True)}
 
 
 STUDY = Study(

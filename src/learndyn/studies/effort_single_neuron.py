@@ -196,22 +196,16 @@ def figures(ds: xr.Dataset, config: SingleNeuronConfig) -> dict:
                                  label=f"{label} = {v:.3g}")
         ax.set(xlabel="time $t$", ylabel="$g^*(t)$", title=f"optimal gain across {label}")
         ax.legend(fontsize=7, loc="upper right")
-    fig_l, axes = plotting.figure(2, width=3.5)
-    report.loss_panels(axes[0], ds)
-    fig_v, axes = plotting.figure(1, width=3.5)
-    report.value_panel(axes[0, 0], ds)
     figs = {
         "control": plotting.captioned(fig_c, "Optimal gain over time: largest at the start, "
                                       "then decaying; less effort when control is dearer "
-                                      "(beta) or the future is discounted more (small gamma; at "
-                                      "gamma = 1e-8 late gains get no gradient and stay near "
-                                      "their random start). Theory only."),
-        "loss": plotting.captioned(fig_l, "Loss without control and under g*(t): the Euler "
-                                   "unroll (lines) and SGD networks driven by the same g(t) "
-                                   "(markers, 20 seeds; bands 1 s.d.) agree to about 1e-4."),
-        "value": plotting.captioned(fig_v, "Value V at each projected-ascent iteration rises "
-                                    "above the value without control and settles."),
-    }
+                                      "(beta) or the future is discounted more (small gamma, "
+                                      "where the first steps matter most). Theory only."),
+        **report.loss_value_figures(
+            ds, "Loss without control and under g*(t): the Euler unroll (lines) and SGD "
+            "networks driven by the same g(t) (markers, 20 seeds; bands 1 s.d.) agree to about "
+            "1e-4.", "Value V at each projected-ascent iteration rises above the value without "
+            "control and settles.")}
     if "beta" in ds.dims and "gamma" in ds.dims:
         fig_e, axes = plotting.figure(3, width=3.5)
         axes[0, 0].plot(ds.beta, ds.effort_beta, "o-", color="C3")
