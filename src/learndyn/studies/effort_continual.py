@@ -65,7 +65,7 @@ def run(config: ContinualConfig, *, seeds, progress: Progress | None = None) -> 
         control_time=p.times, output=["output 1", "output 2"], hidden=np.arange(config.hidden),
         bound=["min", "max"], task=["A", "B"],
         active=("time", np.asarray(p.schedule)[ds.step.values]))
-    return report.describe(ds, {**report.GAIN_ATTRS,
+    return report.describe(ds, {**report.GAIN_ATTRS, "task": ("task (A or B)", ""),
                                 "active": ("index of the task being trained", "")})
 
 
