@@ -2,6 +2,7 @@
 that make a run fail, or kill its worker process once, on demand."""
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class ToyConfig(Config):
     log: str = param("", "append a line here at every run")
     kill_once: str = param("", "exit the process the first time this marker file is missing")
     fail_at: float = param(-1.0, "raise when a equals this")
+    pids: str = param("", "write this process's id into this folder, then sleep")
 
 
 def _init(key, args):
@@ -43,6 +45,9 @@ def run(config, *, seeds, progress=None):
     if config.kill_once and not Path(config.kill_once).exists():
         Path(config.kill_once).write_text("killed")
         os._exit(1)
+    if config.pids:
+        (Path(config.pids) / str(os.getpid())).write_text("")
+        time.sleep(600)
     if config.a == config.fail_at:
         raise RuntimeError(f"planned failure at a={config.a}")
     steps = record_steps(200, 11)

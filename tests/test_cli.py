@@ -181,3 +181,178 @@ def test_progress_without_a_terminal_prints_plain_lines():
     bar(10, 10, "SGD")
     lines = console.file.getvalue().splitlines()
     assert [line.split(" (")[0] for line in lines] == ["SGD: 1/10", "SGD: 10/10"]
+
+
+# ---- reliability: destinations, the cache, litter, permissions ------------------------------
+
+
+@pytest.mark.parametrize("out", [".", "", ".."])
+def test_out_current_folder_or_empty_is_refused_before_computing(capsys, tmp_path,
+                                                                  monkeypatch, out):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "keep.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    inode = work.stat().st_ino
+    code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--out", out)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert work.stat().st_ino == inode and (work / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["file", "proc"])
+def test_unwritable_out_fails_before_computing(capsys, tmp_path, monkeypatch, where):
+    from learndyn.studies import deep_linear
+
+    monkeypatch.setattr(deep_linear, "run_batch", lambda *a, **k: pytest.fail("computed"))
+    (tmp_path / "a-file").write_text("")
+    out = tmp_path / "a-file" / "run" if where == "file" else "/proc/learndyn-run"
+    code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--out", str(out))
+    assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
+def test_code_changes_invalidate_the_cache(capsys, monkeypatch):
+    """The run key hashes the package source: after an edit the stored result is not served
+    (the default store computes afresh; an explicit --out holding it asks for --force)."""
+    assert run_cli(capsys, "run", "deep_linear", *FAST)[0] == 0
+    code, out, _ = run_cli(capsys, "run", "deep_linear", *FAST)
+    assert code == 0 and "re-used stored run" in out
+    monkeypatch.setattr(store, "code_hash", lambda: "edited-source")
+    code, out, _ = run_cli(capsys, "run", "deep_linear", *FAST)
+    assert code == 0 and "re-used" not in out and len(store.list_runs()) == 2
+
+
+def test_litter_of_killed_runs_is_cleaned_and_permissions_follow_the_umask(capsys, tmp_path):
+    import os
+
+    home = tmp_path / "store"
+    home.mkdir()
+    dead = home / ".deep_linear-x.tmp-999999999-abcd"  # a process id that does not exist
+    dead.mkdir()
+    (dead / "results.nc").write_bytes(b"")
+    old = os.umask(0o022)
+    try:
+        assert run_cli(capsys, "run", "deep_linear", *FAST)[0] == 0
+    finally:
+        os.umask(old)
+    assert not dead.exists()
+    (run,) = store.list_runs(home)
+    assert run.stat().st_mode & 0o777 == 0o755
+    assert (run / "results.nc").stat().st_mode & 0o777 == 0o644
+    assert (run / "figures" / "loss.png").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["sweep", "deep_linear", "--grid", "u0=1e-3,1e-2", "--workers", "0"], "--workers"),
+    (["sweep", "deep_linear", "--grid", "u0=1e-3,1e-2", "--workers", "-1"], "--workers"),
+    (["sweep", "deep_linear", "--grid", "u0=1e-3,1e-2", "--retries", "-1"], "--retries"),
+    (["run", "neural_race", "--set", "ks="], "'ks'"),
+    (["run", "deep_linear", "--set", "singular_values="], "'singular_values'"),
+])
+def test_more_bad_input_is_one_line_exit_2(capsys, argv, needle):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    ("deep_linear=os:system", "built-in"),
+    ("mine=os:system", "not a learndyn Study"),
+])
+def test_outside_studies_cannot_shadow_or_be_anything(capsys, monkeypatch, value, needle):
+    monkeypatch.setenv("LEARNDYN_STUDIES", value)
+    code, _, err = run_cli(capsys, "run", value.split("=")[0])
+    assert code == 2 and needle in err
+
+
+def test_a_failed_ode_solve_names_the_study_and_the_regime():
+    from learndyn import api, get_study
+    from learndyn.core import ode
+
+    study = get_study("alignment")
+    config = study.make_config("quick", values={"sigma_h": 100.0})
+    with pytest.raises(api.SolveError, match=r"alignment.*solver steps.*sigma_h=100"):
+        with api._failures(study, config, "quick"):
+            ode.solve(lambda t, y, a: y * y, 1.0, [0.0, 10.0], max_steps=4)
+
+
+# ---- a command line that explains itself ----------------------------------------------------
+
+
+def test_help_and_list_import_no_jax():
+    code = ("import sys, io, contextlib; from learndyn import cli; "
+            "out = io.StringIO(); "
+            "ctx = contextlib.redirect_stdout(out); ctx.__enter__(); "
+            "assert cli.main(['list']) == 0; ctx.__exit__(None, None, None); "
+            "assert 'deep_linear' in out.getvalue(); "
+            "assert 'jax' not in sys.modules and 'xarray' not in sys.modules, 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_run_help_lists_the_fields_and_presets(capsys):
+    code, out, _ = run_cli(capsys, "run", "deep_linear", "--help")
+    assert code == 0
+    for needle in ("--preset", "n_hidden", "hidden width", "> 0", "paper", "hierarchy"):
+        assert needle in out, needle
+    code, out2, _ = run_cli(capsys, "describe", "deep_linear")
+    assert code == 0 and "singular_values" in out2
+
+
+def test_failing_sweep_names_the_checks_per_point_and_show_reads_any_folder(capsys, tmp_path):
+    out = tmp_path / "sweep"
+    code, text, _ = run_cli(capsys, "sweep", "deep_linear", *FAST, "--grid", "lr=0.004,0.15",
+                            "--out", str(out))
+    assert code == 3, text
+    assert "failed at lr=0.15:" in text and "failed at lr=0.004" not in text
+    code, text, _ = run_cli(capsys, "show", str(out))
+    assert code == 0 and "sweep" in text and "swept: lr = 0.004, 0.15" in text
+
+
+def test_second_process_reuses_the_compiled_programs(tmp_path):
+    """The first run fills the store's compilation cache; a second process running the same
+    study (forced, so it computes again) finds every program there and writes nothing new."""
+    import os
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    env = {**os.environ, "LEARNDYN_HOME": str(tmp_path / "store"),
+           "LEARNDYN_STUDIES": "sweep_toy=sweep_toy:TOY",
+           "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    cache = tmp_path / "store" / ".jax-cache"
+    counts = []
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "learndyn", "run", "sweep_toy", "--force"],
+                       env=env, check=True, capture_output=True, timeout=300)
+        counts.append(len(list(cache.iterdir())))
+    assert counts[0] > 0 and counts[1] == counts[0], counts
+
+
+def test_an_interrupted_run_resumes_when_run_again(capsys, tmp_path, monkeypatch):
+    """Ctrl-C during a run keeps its checkpoint; the same command again resumes from it and
+    stores exactly the numbers of an uninterrupted run, then removes the checkpoint."""
+    from learndyn.core import checkpoint
+
+    monkeypatch.setenv("LEARNDYN_CHECKPOINT_SECONDS", "0")
+    argv = ["run", "deep_linear", *FAST, "--set", "num_records=200"]
+    real = checkpoint.Saver.progress
+    saves = []
+
+    def interrupt_after_a_save(self, *args):
+        real(self, *args)
+        saves.append(self.path)
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.Saver, "progress", interrupt_after_a_save)
+    assert run_cli(capsys, *argv, "--out", str(tmp_path / "a"))[0] == 130
+    folder = saves[-1].parent
+    assert saves[-1].is_file() and store.list_runs(tmp_path) == []
+    monkeypatch.setattr(checkpoint.Saver, "progress", real)
+    loaded, load = [], checkpoint.load
+    monkeypatch.setattr(checkpoint, "load", lambda *a: loaded.append(load(*a)) or loaded[-1])
+    assert run_cli(capsys, *argv, "--out", str(tmp_path / "a"))[0] == 0
+    assert any(s is not None and not s["complete"] and s["group"] > 0 for s in loaded)
+    assert not folder.exists()
+    assert run_cli(capsys, *argv, "--out", str(tmp_path / "b"))[0] == 0  # uninterrupted
+    import xarray as xr
+
+    a, b = (store.read_dataset(tmp_path / x) for x in "ab")
+    xr.testing.assert_allclose(a.mode_strength_sim, b.mode_strength_sim, rtol=0, atol=0)

@@ -168,3 +168,67 @@ def test_dask_scheduler_address(tmp_path):
                       dashboard_address=None) as cluster:
         remote = _toy_sweep(tmp_path, "remote", "dask", scheduler=cluster.scheduler_address)
     np.testing.assert_array_equal(remote.dataset.x_sim.values, local.x_sim.values)
+
+
+def test_sweeps_over_shape_and_time_changing_fields_merge(tmp_path):
+    """A shape-keeping field (u0, vmapped), one that changes a dimension (singular_values:
+    the modes) and one that changes the recorded steps (lr) merge into one dataset: changed
+    dimensions become positional (``mode_index``, ``time_index``) and every grid point keeps
+    its own coordinates."""
+    small = {**SMALL, "random_init": False, "t_max": 3.0, "num_records": 12}
+    result = learndyn.sweep(
+        "deep_linear", grid={"lr": [0.002, 0.003], "singular_values": [(3.0, 2.0, 1.0, 0.5),
+                                                                        (3.0, 2.0)],
+                             "u0": [1e-3, 1e-2]},
+        seeds=1, overrides=small, out=tmp_path / "sweep")
+    ds = result.dataset
+    assert {"time_index", "mode_index"} <= set(ds.dims)
+    assert ds.step.dims == ("lr", "singular_values", "u0", "time_index")
+    for lr in (0.002, 0.003):
+        steps = engine.record_steps(round(3.0 / lr), 12, spacing="log")
+        point = ds.sel(lr=lr, singular_values="3.0,2.0", u0=1e-3)
+        np.testing.assert_array_equal(point.step.values, steps)
+        np.testing.assert_allclose(point.time.values, steps * lr)
+    narrow = ds.sel(lr=0.002, singular_values="3.0,2.0", u0=1e-3)
+    assert np.isnan(narrow.mode_strength_sim.isel(mode_index=3)).all()
+    assert np.isfinite(narrow.mode_strength_sim.isel(mode_index=1)).all()
+    ids = {c.id for c in result.checks}
+    assert len(result.checks) == 8 * len(ids)  # every one of the 8 grid points checked
+
+
+def test_workers_exit_when_the_sweep_is_killed(tmp_path):
+    """A sweep killed with SIGKILL cannot shut its pool down; its workers notice the parent
+    is gone and exit within seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    code = ("import learndyn; learndyn.sweep('sweep_toy', grid={'a': [0.5, 1.0]}, seeds=1, "
+            f"overrides={{'pids': {str(pids)!r}}}, out={str(tmp_path / 'sweep')!r}, "
+            "executor='processes', workers=2)")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [int(p.name) for p in pids.iterdir()]
+        assert len(workers) == 2, "the workers did not start"
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers)

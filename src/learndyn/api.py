@@ -7,10 +7,14 @@ draws its figures and stores everything atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +22,14 @@ import jax
 import matplotlib.pyplot as plt
 import xarray as xr
 
-from . import registry
-from .core import store
+from . import __version__, registry
+from .core import checkpoint, store
 from .core import sweep as sweeps
 from .core.config import Config, ConfigError
 from .core.study import Check, Progress
 
-__all__ = ["Result", "load", "run", "sweep"]
+__all__ = ["Result", "SolveError", "load", "run", "sweep"]
 
-try:
-    __version__ = version("learndyn")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
 
 
 @dataclass
@@ -75,11 +75,11 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
 
 def run(
     study: str,
+    *,
     preset: str = "quick",
     seeds: int | Sequence[int] | None = None,
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
     out: str | Path | None = None,
-    *,
     config_file: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
@@ -97,20 +97,31 @@ def run(
         progress: callback ``(done, total, label)`` for long runs.
 
     Raises:
-        ConfigError: unknown study/preset/field, bad value, or ``out`` holding another run.
+        ConfigError: unknown study/preset/field, bad value, a configuration too large for
+            the memory available, or ``out`` holding another run or not writable.
+        SolveError: a theory ODE solve failed (the message names the study and the
+            overrides).
+        DivergenceError: the simulation produced non-finite values.
     """
     st = registry.get(study)
     config = _build_config(st, preset, overrides, config_file)
     seed_list = _seed_list(st.presets[preset].seeds if seeds is None else seeds)
-    key = store.run_key(st.name, config.to_dict(), seed_list, __version__)
-    target = Path(out) if out is not None else store.home() / f"{st.name}-{key}"
+    key = store.run_key(st.name, config.to_dict(), seed_list, __version__,
+                        store.source_hash(st.run))
+    target = _destination(out, store.home() / f"{st.name}-{key}")
 
     if _claim(target, key, force, allowed=()):
         cached = load(target)
         cached.cached = True
         return cached
 
-    with jax.enable_x64(True):  # theory in float64; simulations pick their dtype
+    store.use_compilation_cache()
+    started = time.perf_counter()
+    resume = store.home() / ".checkpoints" / key  # an interrupted run continues from here
+    # theory in float64 (simulations pick their dtype)
+    every = float(os.environ.get("LEARNDYN_CHECKPOINT_SECONDS", "60"))
+    with checkpoint.checkpointing(resume, every=every), jax.enable_x64(True), \
+            _failures(st, config, preset):
         dataset = st.run(config, seeds=seed_list, progress=progress)
         dataset.attrs.update(
             study=st.name,
@@ -125,13 +136,68 @@ def run(
         checks = st.evaluate(dataset, config)
         dataset.attrs["checks"] = json.dumps([c.to_dict() for c in checks])
         figures = st.figures(dataset, config)
+    dataset.attrs["wall_time_s"] = round(time.perf_counter() - started, 3)  # run, checks, figures
     header = f"learndyn {__version__}: study {st.name}, preset {preset}, seeds {seed_list}"
     try:
         store.write_run(target, dataset, config.to_toml(header), checks, figures)
     finally:
         for fig in figures.values():
             plt.close(fig)
+    shutil.rmtree(resume, ignore_errors=True)
     return load(target)
+
+
+class SolveError(RuntimeError):
+    """A theory computation (an ODE solve) failed for the configuration asked for."""
+
+
+def _destination(out: str | Path | None, default: Path) -> Path:
+    """The run folder to write, checked before anything is computed: not the current folder
+    or one above it, and its parent creatable and writable."""
+    if out is None:
+        target = default
+    elif not str(out).strip():
+        raise ConfigError("--out: empty path; name a folder for the run")
+    else:
+        target = Path(out)
+    resolved, here = target.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise ConfigError(f"--out {out}: refusing to write a run into the current folder or one "
+                          "above it; name a new folder")
+    try:
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=resolved.parent):
+            pass
+    except OSError as err:
+        raise ConfigError(f"--out {target}: cannot write there ({err.strerror or err})") from None
+    return target
+
+
+@contextlib.contextmanager
+def _failures(st, config: Config, preset: str):
+    """Turn failures of a study's computation into one clear line: memory exhausted (a
+    :class:`ConfigError`) and a failed ODE solve (:class:`SolveError`)."""
+    try:
+        yield
+    except (ConfigError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # noqa: BLE001 - classified below, re-raised otherwise
+        text = str(err)
+        changed = {k: v for k, v in config.to_dict().items()
+                   if v != st.make_config(preset).to_dict().get(k)}
+        regime = (", ".join(f"{k}={v}" for k, v in changed.items()) or "its preset values")
+        if isinstance(err, MemoryError) or "RESOURCE_EXHAUSTED" in text or \
+                "Out of memory" in text:
+            raise ConfigError(f"study '{st.name}': not enough memory for this configuration "
+                              f"({regime}); use smaller sizes or fewer seeds") from None
+        if "EquinoxRuntimeError" in text or "EquinoxRuntimeError" in type(err).__name__:
+            why = next((line.split("RuntimeError:", 1)[1] for line in text.splitlines()
+                        if "EquinoxRuntimeError:" in line), text).strip()
+            why = why.split(" Try increasing")[0].rstrip(".")
+            raise SolveError(f"study '{st.name}': an ODE solve of the theory failed ({why}) "
+                             f"with {regime} (preset '{preset}'); try values closer to the "
+                             "preset's") from None
+        raise
 
 
 def _claim(target: Path, key: str, force: bool, allowed: Sequence[str]) -> bool:
@@ -158,12 +224,12 @@ def _claim(target: Path, key: str, force: bool, allowed: Sequence[str]) -> bool:
 
 def sweep(
     study: str,
-    preset: str = "quick",
+    *,
     grid: Mapping[str, Sequence[Any]] | Sequence[str] = (),
+    preset: str = "quick",
     seeds: int | Sequence[int] | None = None,
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
     out: str | Path | None = None,
-    *,
     executor: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
@@ -190,6 +256,10 @@ def sweep(
             finished shards stay on disk).
     """
     st = registry.get(study)
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        raise ConfigError(f"--workers must be a positive number, got {workers}")
+    if isinstance(retries, bool) or int(retries) < 0:
+        raise ConfigError(f"--retries must be 0 or more, got {retries}")
     base = _build_config(st, preset, overrides, config_file)
     if isinstance(grid, Mapping):
         grid = [f"{k}=" + ";".join(sweeps._label_text(v) for v in values)
@@ -198,18 +268,20 @@ def sweep(
     seed_list = _seed_list(st.presets[preset].seeds if seeds is None else seeds)
     grid_json = json.dumps(values, default=list)
     key = store.run_key(f"{st.name}/sweep", {**base.to_dict(), "grid": grid_json}, seed_list,
-                        __version__)
-    target = Path(out) if out is not None else store.home() / f"{st.name}-sweep-{key}"
+                        __version__, store.source_hash(st.run))
+    target = _destination(out, store.home() / f"{st.name}-sweep-{key}")
     if _claim(target, key, force, allowed=("shards",)):
         cached = load(target)
         cached.cached = True
         return cached
     shard_dir = target / "shards"
+    store.clean_litter(shard_dir)
     if force and shard_dir.exists():
         for shard in shard_dir.glob("*.nc"):
             shard.unlink()
     tasks = sweeps.plan(st, registry.target(st.name), base, values, seed_list, shard_dir,
                         __version__)
+    store.use_compilation_cache()
     failed = sweeps.execute(tasks, executor, workers=workers, scheduler=scheduler,
                             dask_processes=dask_processes, retries=retries, progress=progress)
     if failed:
@@ -220,8 +292,8 @@ def sweep(
     dataset, checks = sweeps.merge(tasks, values)
     dataset.attrs.update(study=st.name, preset=preset, config=base.to_json(),
                          seeds=json.dumps(seed_list), version=__version__, key=key,
-                         grid=grid_json, kind="sweep")
-    fig = sweeps.headline_figure(dataset, values, st.headline_label)
+                         grid=grid_json, kind="sweep", paper=st.paper, claim=st.claim)
+    fig = sweeps.headline_figure(dataset, values, st.headline_label, base)
     header = (f"learndyn {__version__}: sweep of {st.name}, preset {preset}, seeds {seed_list}"
               f"\ngrid: {grid_json}")
     try:

@@ -12,13 +12,15 @@ Names that shadow a built-in study are refused, and the object must be a :class:
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 from pathlib import Path
+from typing import Any
 
 from .core.config import ConfigError
 
-__all__ = ["builtin", "get", "studies", "target"]
+__all__ = ["builtin", "describe", "get", "studies", "target"]
 
 _STUDIES = Path(__file__).parent / "studies"
 
@@ -71,3 +73,32 @@ def get(name):
     if not isinstance(study, Study):
         raise ConfigError(f"study '{name}': {module}:{attr} is not a learndyn Study")
     return study
+
+
+def describe(name: str) -> dict[str, Any]:
+    """``{name, claim, paper, presets}`` of a study. For built-in studies they are read from
+    the module's source (``STUDY = Study(name=..., claim=..., paper=..., presets={...})`` with
+    literal strings), so listing studies imports neither the study nor JAX."""
+    module = target(name).split(":")[0]
+    path = _STUDIES / f"{module.rsplit('.', 1)[-1]}.py"
+    if module.startswith("learndyn.studies.") and path.is_file():
+        info = _literals(path)
+        if info is not None:
+            return info
+    st = get(name)
+    return {"name": st.name, "claim": st.claim, "paper": st.paper, "presets": list(st.presets)}
+
+
+def _literals(path: Path) -> dict[str, Any] | None:
+    for node in ast.parse(path.read_text()).body:
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                and any(isinstance(t, ast.Name) and t.id == "STUDY" for t in node.targets)):
+            kw = {k.arg: k.value for k in node.value.keywords}
+            presets = kw.get("presets")
+            try:
+                info = {k: ast.literal_eval(kw[k]) for k in ("name", "claim", "paper")}
+                info["presets"] = [ast.literal_eval(k) for k in presets.keys]
+            except (KeyError, ValueError, AttributeError, TypeError):
+                return None
+            return info
+    return None

@@ -82,9 +82,8 @@ def test_training_is_full_batch_gradient_descent_recorded_every_epoch():
     rec = model.train(SMALL, x[None], y[None], [0.8], [0.1], epochs=7, seeds=[3],
                       dtype="float64", chunk=4)
     assert rec.values["h"].shape == (1, 1, 8, 2, 2)
-    # the same seed, stepped by hand
-    keys = jnp.stack([jax.random.key(3)])
-    params = model.init(keys[0], SMALL, 0.8, dtype=jnp.float64)
+    # the same seed, stepped by hand (the engine's init key of seed 3)
+    params = model.init(jax.random.split(jax.random.key(3))[0], SMALL, 0.8, dtype=jnp.float64)
     xs, ys = jnp.asarray(x), jnp.asarray(y)
     for epoch in range(8):
         g, value, params = _by_hand(params, xs, ys)
@@ -125,7 +124,7 @@ def test_adam_matches_optax():
     x, y = data.two_points(1.0, 0.5, d_in=2)
     rec = model.train(SMALL, x[None], y[None], [0.8], [0.01], epochs=4, seeds=[1],
                       optimizer="adam", dtype="float64")
-    params = model.init(jax.random.key(1), SMALL, 0.8, dtype=jnp.float64)
+    params = model.init(jax.random.split(jax.random.key(1))[0], SMALL, 0.8, dtype=jnp.float64)
     opt = optax.adam(0.01)
     state = opt.init(params)
     xs, ys = jnp.asarray(x), jnp.asarray(y)

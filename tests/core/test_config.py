@@ -68,10 +68,22 @@ def test_bool_strings(text, value):
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("[1, 2]", (1.0, 2.0)), ("(0.5,)", (0.5,)), ("3", (3.0,)), ("", ()), ("[]", ())],
+    [("[1, 2]", (1.0, 2.0)), ("(0.5,)", (0.5,)), ("3", (3.0,))],
 )
 def test_tuple_strings(text, value):
     assert Toy().with_overrides([f"xs={text}"]).xs == value
+
+
+@dataclass(frozen=True)
+class Optional_(Config):
+    extra: tuple[int, ...] = param((), "optional list (may be empty)")
+
+
+@pytest.mark.parametrize("text", ["", "[]"])
+def test_empty_lists_only_where_the_default_is_empty(text):
+    assert Optional_().with_overrides([f"extra={text}"]).extra == ()
+    with pytest.raises(ConfigError, match="'xs': needs at least one value"):
+        Toy().with_overrides([f"xs={text}"])
 
 
 def test_lists_become_tuples_and_ints_become_floats():
@@ -221,7 +233,7 @@ def roundtrip(cfg: Config, tmp_path, name="config.toml") -> Config:
 
 def test_toml_round_trip(tmp_path):
     cfg = Toy(n=5, lr=1e-7, flag=True, name='quote " and \\ back\nslash', init="random",
-              xs=(), temperature=-0.0, k=9)
+              xs=(2.0,), temperature=-0.0, k=9)
     text = cfg.to_toml()
     assert "# learning rate" in text  # docs become comments
     back = roundtrip(cfg, tmp_path)
@@ -240,7 +252,7 @@ _finite = dict(allow_nan=False, allow_infinity=False)
     flag=st.booleans(),
     name=st.text(max_size=30),
     init=st.sampled_from(["aligned", "random"]),
-    xs=st.lists(st.floats(min_value=0.0, **_finite), max_size=5).map(tuple),
+    xs=st.lists(st.floats(min_value=0.0, **_finite), min_size=1, max_size=5).map(tuple),
     temperature=st.floats(**_finite),
     k=st.none() | st.integers(1, 1000),
 )

@@ -14,11 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from learndyn.core.config import ConfigError
 from learndyn.core.engine import (
     DivergenceError,
+    Stream,
     TrainState,
     gradient_step,
     record_steps,
+    run_keys,
     simulate,
 )
 
@@ -397,3 +400,147 @@ def test_advance_is_not_retraced_for_same_functions_and_shapes():
     # the counter can see a retrace: a different number of seeds is a new shape
     simulate(init, counting_step, observe, seeds=[0], record_at=record_at, args=ARGS)
     assert TRACES["step"] > traced
+
+
+# ---- bounded calls, streams, seed groups, 64-bit steps ------------------------------------
+
+
+def test_calls_cut_to_a_step_budget_give_the_same_numbers():
+    """A tiny time budget per call cuts intervals into many calls (the host wakes up often,
+    so Ctrl-C is honoured quickly); the numbers and records are unchanged."""
+    kw = dict(seeds=SEEDS, record_at=record_steps(600, 13, spacing="log"), args=ARGS,
+              n_chunks=LOG_CHUNKS)
+    calls = []
+    cut = simulate(init, ONLINE_STEP, observe, chunk_seconds=1e-9,
+                   progress=lambda done, total, label="": calls.append(done), **kw)
+    whole = simulate(init, ONLINE_STEP, observe, **kw)
+    assert len(calls) > 400  # 64, 8, then one step per call
+    assert calls == sorted(calls) and calls[-1] == 600
+    np.testing.assert_array_equal(cut.steps, whole.steps)
+    np.testing.assert_allclose(cut.values["W"], whole.values["W"], **TIGHT)
+
+
+def _counter_init(key, args):
+    return {"n": jnp.zeros((), jnp.int64), "x": jnp.zeros(())}
+
+
+def _stream_init(key, args):
+    return jax.random.key_data(key)[..., 0].astype(jnp.uint32)
+
+
+def _stream_draw(state, args):
+    """A toy generator: block of 7 consecutive counter values (the data of 7 steps)."""
+    block = state + jnp.arange(7, dtype=jnp.uint32)
+    return state + jnp.uint32(7), block
+
+
+TOY_STREAM = Stream(_stream_init, _stream_draw, 7)
+
+
+def _stream_step(state, row, t, args):
+    return {"n": state["n"] + 1, "x": state["x"] + row.astype(jnp.float64)}
+
+
+def _stream_observe(state, args):
+    return {"n": state["n"], "x": state["x"]}
+
+
+def test_stream_rows_follow_the_step_whatever_the_records():
+    """With a stream, step t gets row t mod 7 of block t // 7: the sum of rows over steps
+    0..T-1 is sum(s0 + t) whatever the records and the chunking."""
+    seeds = [3, 8]
+    rec = simulate(_counter_init, _stream_step, _stream_observe, seeds=seeds,
+                   record_at=np.array([0, 3, 7, 16, 30]), stream=TOY_STREAM, n_chunks=3)
+    other = simulate(_counter_init, _stream_step, _stream_observe, seeds=seeds,
+                     record_at=np.array([0, 1, 2, 30]), stream=TOY_STREAM, n_chunks=1,
+                     chunk_seconds=1e-9)
+    np.testing.assert_array_equal(rec.values["x"][:, -1], other.values["x"][:, -1])
+    _, _, _, step_keys = run_keys(np.array([0, 1]), seeds)
+    first = np.array([int(_stream_init(k, None)) for k in step_keys], dtype=np.float64)
+    for T, x in zip([0, 3, 7, 16, 30], rec.values["x"].T):
+        np.testing.assert_array_equal(x, T * first + T * (T - 1) / 2)
+
+
+@pytest.mark.parametrize("groups", [2, 3])
+def test_seed_groups_in_threads_equal_one_program(groups):
+    kw = dict(seeds=[4, 0, 9], record_at=LOG_SCHEDULE, args=ARGS, n_chunks=2)
+    one = simulate(init, ONLINE_STEP, observe, **kw)
+    split = simulate(init, ONLINE_STEP, observe, groups=groups, **kw)
+    np.testing.assert_array_equal(split.values["W"], one.values["W"])
+    np.testing.assert_array_equal(split.final.params, one.final.params)
+
+
+def test_cheap_finite_test_is_used_for_divergence():
+    """``finite`` decides what counts as diverged: here a state past 5.0."""
+    with pytest.raises(DivergenceError) as info:
+        simulate(_counter_init, _stream_step, _stream_observe, seeds=[0],
+                 record_at=np.array([0, 30]), stream=TOY_STREAM,
+                 finite=lambda s: s["n"] < 5)
+    assert info.value.step == 5
+
+
+def _count_step(state, key, t, args):
+    return {"n": state["n"] + 1, "x": t.astype(jnp.float64)}
+
+
+def test_step_counts_past_2_to_the_31_do_not_wrap():
+    """A trivial model run past 2**31 steps: the counter, the step argument and the records
+    are 64-bit; keys beyond 2**31 come from fold_in(fold_in(key, t >> 31), t mod 2**31)."""
+    end = 2**31 + 5
+    rec = simulate(_counter_init, _count_step, _stream_observe, seeds=[0],
+                   record_at=np.array([0, 2**31 - 1, end]))
+    np.testing.assert_array_equal(rec.steps, [0, 2**31 - 1, end])
+    np.testing.assert_array_equal(rec.values["n"][0], [0, 2**31 - 1, end])
+    assert rec.values["x"][0, -1] == end - 1
+
+
+def test_32_bit_mode_refuses_runs_past_2_to_the_31():
+    with jax.enable_x64(False), pytest.raises(ConfigError, match="64-bit"):
+        simulate(_counter_init, _count_step, _stream_observe, seeds=[0],
+                 record_at=np.array([0, 2**31]))
+
+
+def test_a_state_larger_than_memory_is_refused_before_allocating():
+    def huge(key, args):
+        return jnp.zeros((2**20, 2**20))  # 8 TiB
+
+    with pytest.raises(ConfigError, match="GiB"):
+        simulate(huge, _count_step, _stream_observe, seeds=[0], record_at=np.array([0, 1]))
+
+
+# ---- checkpoints: an interrupted run resumes --------------------------------------------
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    """Interrupted after a few groups, a run with the same checkpoint folder resumes where it
+    was saved (not from step 0) and ends with the uninterrupted numbers; finished calls are
+    replayed from disk."""
+    from learndyn.core.checkpoint import checkpointing
+
+    kw = dict(seeds=SEEDS, record_at=EVERY_STEP, args=ARGS, n_chunks=EVERY_STEP_CHUNKS)
+    whole = simulate(init, ONLINE_STEP, observe, **kw)
+    seen = []
+
+    def interrupt(done, total, label=""):
+        seen.append(done)
+        if done >= 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), checkpointing(tmp_path, every=0.0):
+        simulate(init, ONLINE_STEP, observe, progress=interrupt, **kw)
+    resumed = []
+    with checkpointing(tmp_path, every=0.0):
+        again = simulate(init, ONLINE_STEP, observe,
+                         progress=lambda d, t, label="": resumed.append(d), **kw)
+        other = simulate(init, FULL_STEP, observe, **kw)  # a second call: its own file
+    assert resumed[0] >= 24  # started from the last saved group, not from step 0
+    np.testing.assert_allclose(again.values["W"], whole.values["W"], **TIGHT)
+    np.testing.assert_allclose(again.final.params, whole.final.params, **TIGHT)
+    with checkpointing(tmp_path, every=0.0):  # both calls now replay from disk
+        replay = simulate(init, ONLINE_STEP, observe,
+                          progress=lambda *a: pytest.fail("recomputed"), **kw)
+        simulate(init, FULL_STEP, observe, progress=lambda *a: pytest.fail("recomputed"),
+                 **kw)
+    np.testing.assert_array_equal(replay.values["W"], again.values["W"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000.pkl", "001.pkl"]
+    assert other.values["W"].shape == whole.values["W"].shape

@@ -277,3 +277,29 @@ def test_hard_kill_mid_write(tmp_path):
     assert not store.is_run(new)
     assert not new.exists()
     assert all(p.name.startswith(".") for p in root.iterdir() if p != old)
+
+
+@pytest.mark.parametrize("torn", ["checks.json", "config.toml", "figures/loss.png"])
+def test_files_rewritten_in_place_must_belong_together(tmp_path, torn):
+    """A sweep rewrites its files in place, results.nc last. Killed half-way, the folder holds
+    a new file beside the old results.nc: the manifest in results.nc no longer matches, so the
+    folder is not taken for a (stale) run."""
+    path = tmp_path / "sweep"
+    fig = small_figure()
+    store.write_files(path, make_dataset("k1", 1.0), "n = 3\n", CHECKS, {"loss": fig})
+    plt.close(fig)
+    assert store.stored_key(path) == "k1"
+    target = path / torn
+    target.write_bytes(target.read_bytes() + b" ")  # what a rewrite killed before results.nc
+    assert store.stored_key(path) is None
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    live = tmp_path / f".run.tmp-{os.getpid()}-live"
+    dead = tmp_path / ".run.tmp-999999999-dead"
+    shard = tmp_path / ".shard.nc.tmp-999999999-x"
+    for p in (live, dead):
+        p.mkdir()
+    shard.write_bytes(b"")
+    store.clean_litter(tmp_path)
+    assert live.exists() and not dead.exists() and not shard.exists()

@@ -109,3 +109,19 @@ def test_loss_drop_times_find_separated_stages():
     halves = np.log(s / 1e-4) / (2 * s)
     assert np.allclose(drops, halves[:2], rtol=0.1)
     assert len(observables.loss_drop_times(t, np.exp(-t))) == 0  # one smooth decay: no stages
+
+
+def test_free_strength_is_what_the_stronger_modes_leave():
+    """orthogonalise: ||P_perp h_alpha||^2, h projected off the hidden vectors of the modes
+    before it; the same as ||h||^2 for orthogonal hidden vectors."""
+    U, V = np.eye(3)[:, :2], np.eye(3)[:, :2]  # two modes
+    h = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])  # hidden vectors (N_h = 3) of modes 1, 2
+    W1 = jnp.asarray(2 * h @ V.T)  # W1 v_alpha = 2 h_alpha, W2^T u_alpha = 0
+    W2 = jnp.zeros((3, 3))
+    plain = observables.symmetric_strength((W1, W2), U, V)
+    free = observables.symmetric_strength((W1, W2), U, V, orthogonalise=True)
+    assert np.allclose(plain, [1.0, 2.0]) and np.allclose(free, [1.0, 1.0])
+    Q = jnp.asarray(np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0][:, :2])
+    W1 = Q @ jnp.diag(jnp.array([3.0, 2.0])) @ V.T
+    assert np.allclose(observables.symmetric_strength((W1, W2), U, V, orthogonalise=True),
+                       observables.symmetric_strength((W1, W2), U, V), rtol=1e-12)

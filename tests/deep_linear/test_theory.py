@@ -86,3 +86,17 @@ def test_mode_loss():
 def test_mode_time_rejects_out_of_range():
     with pytest.raises(ValueError):
         theory.mode_time(1.0, 2.0, 0.5)
+
+
+def test_theory_computes_in_float64_whatever_the_callers_mode():
+    """The closed forms and integrations switch x64 on for their own call only."""
+    import subprocess
+    import sys
+
+    code = ("import jax, numpy as np\n"
+            "from learndyn.deep_linear import theory\n"
+            "u = theory.mode_saxe(3.0, 1e-12, [0.0, 1.0])\n"
+            "a = theory.mode_trajectory(1.0, 1e-12, [1.0], lam=0.5)\n"
+            "assert u.dtype == a.dtype == np.float64 and abs(u[0] / 1e-12 - 1) < 1e-12, (u, a)\n"
+            "assert not jax.config.jax_enable_x64\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

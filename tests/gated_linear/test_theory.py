@@ -112,3 +112,11 @@ def test_minimal_race_invariant():
     uv = theory.race_flow(1.0, u0, u0, np.linspace(0.0, 5.0, 51), n=n)
     np.testing.assert_allclose(uv[:, 0] / u0, (uv[:, 1] / u0) ** n, rtol=1e-9)
     assert uv[-1].sum() == pytest.approx(1.0, rel=1e-9)
+
+
+def test_routing_level_solves_its_cubic():
+    for frac in (0.5, 0.9, 1.0):
+        b2 = theory.routing_level(13.6, 0.08, frac, M=7)
+        assert b2 > 0 and b2 * (b2**2 + 6 * 0.08**2) == pytest.approx(frac * 7 * 13.6, rel=1e-12)
+    assert theory.routing_fixed_point(13.6, 0.08, M=7)[1] == theory.routing_level(13.6, 0.08, 1.0,
+                                                                                  M=7)

@@ -6,18 +6,14 @@ import pytest
 import xarray as xr
 
 from learndyn.core.config import ConfigError
-from learndyn.studies.induction_clamping import (
-    STUDY,
-    ClampingConfig,
-    _dropped,
-    checks,
-    heldout_pairs,
-)
+from learndyn.induction_heads.model import heldout_pairs
+from learndyn.induction_heads.simulate import stop_after_drop
+from learndyn.studies.induction_clamping import STUDY, ClampingConfig, checks
 
 
 def test_stop_rule():
     """A run stops once every seed is below 0.4 ln 2 and has trained 1.5 x its drop time."""
-    stop = _dropped(ClampingConfig(batch=1))
+    stop = stop_after_drop(batch=1)
     steps = np.arange(10) * 100
     loss = np.full((2, 10, 4), 0.7)
     loss[0, 4:], loss[1, 6:] = 0.1, 0.1  # drops at 400 and 600
@@ -71,7 +67,7 @@ def test_data_dependence_checks_pass_and_fail():
     # no label effect in the unclamped runs
     res = _data_checks({**GOOD, (1, "none"): GOOD[(0, "none")]})
     assert not res["none_delay_labels10"]
-    assert not res["none_smallest_labels_ratio_largest"]
+    assert not res["labels_over_classes"]
     # more classes delay as much as more labels
     res = _data_checks({**GOOD, (2, "none"): [80e3, 90e3, 99e3]})
     assert not res["none_delay_classes200"]

@@ -22,7 +22,7 @@ def _params(arch, key=0, d_in=20, d_out=10, n_paths=2):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_population_grads_match_autodiff_of_sampled_loss(arch):
-    """Spec check 1: analytic population gradients = autodiff of the Monte-Carlo loss
+    """analytic population gradients = autodiff of the Monte-Carlo loss
     (B = 1e5) to relative error < 2%."""
     tasks = data.make_tasks(2, 20, 10, seed=3)
     params = _params(arch)
@@ -178,5 +178,5 @@ def test_chi2_sampler_moments():
 
 def test_normal_transform_is_finite_at_the_ends():
     u = jnp.array([0.0, 1e-30, 1e-8, 0.5, 1 - 2**-24], jnp.float32)
-    z = np.asarray(model._normal_from_uniform(u))
+    z = np.asarray(model.normal_from_uniform(u))
     assert np.all(np.isfinite(z)) and z[3] == pytest.approx(0.0, abs=1e-6)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from learndyn.core.engine import simulate
-from learndyn.task_abstraction import common, data, model, observables, theory
+from learndyn.task_abstraction import data, model, observables, theory
+from learndyn.task_abstraction import simulate as tsim
 
 FLEX = dict(tau_w=1.3, tau_c=0.03, lam_nonneg=0.0909, lam_l1=0.909, lam_l2=0.0)
 
@@ -15,7 +16,7 @@ def _run(tasks, plan, specs, *, steps, n_paths=2, offset=None, c_init=None, init
     d_out, d_in = tasks.maps.shape[1:]
     init, step, observe = model.make_trainer("gated", n_paths, d_in, d_out, gradient, 200,
                                              "global", "float64")
-    args = common.build_args(tasks, plan, specs, thetas=(0.1,), init_scale=init_scale,
+    args = tsim.build_args(tasks, plan, specs, thetas=(0.1,), init_scale=init_scale,
                              gate_init=0.5)
     if offset is not None:
         args["W_offset"] = jnp.asarray(np.stack([offset] * len(specs)))
@@ -29,7 +30,7 @@ def _run(tasks, plan, specs, *, steps, n_paths=2, offset=None, c_init=None, init
 def flexible_two_blocks():
     tasks = data.make_tasks(2, 20, 10, seed=0)
     plan = data.block_plan("A_B", 2, 2)
-    spec = common.RunSpec(**FLEX, n_block=1000, dt=1e-3)
+    spec = tsim.RunSpec(**FLEX, n_block=1000, dt=1e-3)
     steps = np.arange(2001)
     values, final = _run(tasks, plan, [spec], steps=steps, seeds=(0, 1))
     return tasks, plan, spec, values, final
@@ -44,7 +45,7 @@ def _reduced(tasks, plan, spec, values, seed, fn=theory.reduced_map, **kw):
 
 
 def test_reduced_map_reproduces_the_population_simulation(flexible_two_blocks):
-    """Spec check 2: same dt, float64, 2 blocks of the flexible config: < 1e-8 relative."""
+    """same dt, float64, 2 blocks of the flexible config: < 1e-8 relative."""
     tasks, plan, spec, values, _ = flexible_two_blocks
     for seed in range(2):
         th = _reduced(tasks, plan, spec, values, seed)
@@ -54,7 +55,7 @@ def test_reduced_map_reproduces_the_population_simulation(flexible_two_blocks):
 
 
 def test_reduced_flow_is_the_small_dt_limit(flexible_two_blocks):
-    """Spec check 2: the map at dt = 1e-3 is within 1% of the flow (RK4)."""
+    """the map at dt = 1e-3 is within 1% of the flow (RK4)."""
     tasks, plan, spec, values, _ = flexible_two_blocks
     mp = _reduced(tasks, plan, spec, values, 0)
     flow = _reduced(tasks, plan, spec, values, 0, fn=theory.reduced_flow, substeps=4)
@@ -75,14 +76,14 @@ def test_in_loop_time_to_threshold_matches_the_recorded_loss(flexible_two_blocks
 def _conservation(lam):
     tasks = data.make_tasks(2, 20, 10, seed=1)
     plan = data.block_plan("A_B", 5, 2)
-    spec = common.RunSpec(1.3, 0.3, *lam, n_block=10_000, dt=1e-4)
+    spec = tsim.RunSpec(1.3, 0.3, *lam, n_block=10_000, dt=1e-4)
     steps = np.arange(0, 50_001, 500)
     values, _ = _run(tasks, plan, [spec], steps=steps, init_scale=0.01)
     return spec, values
 
 
 def test_conservation_without_regulariser():
-    """Spec check 3: lam = 0, population mode, dt = 1e-4, 5 time units: every Q_p drifts by
+    """lam = 0, population mode, dt = 1e-4, 5 time units: every Q_p drifts by
     less than 1e-3 relative."""
     spec, values = _conservation((0.0, 0.0, 0.0))
     q = values["conserved"][0, 0]  # (time, path); work = 0
@@ -109,7 +110,7 @@ def _toy(tau_cs, tau_w=1.0, t_end=5.0, dt=1e-4):
     tasks = data.make_tasks(2, 1, 2, mode="toy")
     n = int(round(t_end / dt))
     plan = np.array([1], np.int32)
-    specs = [common.RunSpec(tau_w, tc, n_block=n, dt=dt) for tc in tau_cs]
+    specs = [tsim.RunSpec(tau_w, tc, n_block=n, dt=dt) for tc in tau_cs]
     steps = np.arange(0, n + 1, 5)
     values, _ = _run(tasks, plan, specs, steps=steps, offset=tasks.base,
                      c_init=np.array([1.0, 0.0]), init_scale=0.0)
@@ -117,7 +118,7 @@ def _toy(tau_cs, tau_w=1.0, t_end=5.0, dt=1e-4):
 
 
 def test_symmetric_switch_within_block_relation():
-    """Spec check 4: min wbar_eff within 2% of sqrt(1 - tau_c/(2 tau_w)); the gate difference
+    """min wbar_eff within 2% of sqrt(1 - tau_c/(2 tau_w)); the gate difference
     crosses 0 within [1.0, 1.3] x tau_c ln 2; at tau_c = tau_w the old module is damaged >= 4x
     more than at tau_c = 0.1 tau_w."""
     ratios = (0.1, 0.316, 1.0)
@@ -145,7 +146,7 @@ def test_switching_law_with_fixed_modules():
     tasks = data.make_tasks(2, 20, 10, seed=2)
     S, tau_c, dt = tasks.overlap, 0.03, 1e-5
     plan = np.array([1], np.int32)
-    spec = common.RunSpec(1e9, tau_c, n_block=20_000, dt=dt)
+    spec = tsim.RunSpec(1e9, tau_c, n_block=20_000, dt=dt)
     steps = np.arange(0, 20_001, 10)
     values, final = _run(tasks, plan, [spec], steps=steps, offset=tasks.base,
                          c_init=np.array([1.0, 0.0]), init_scale=0.0)
@@ -167,10 +168,10 @@ def test_fully_connected_control_conserves_its_layer_imbalance():
     """tau_w1 W1 W1^T - tau_w2 W2^T W2 is constant under the flow (lam = 0; dt = 1e-4)."""
     tasks = data.make_tasks(2, 6, 3, seed=0)
     plan = data.block_plan("A_B", 2, 2)
-    spec = common.RunSpec(0.06, 0.01, n_block=10_000, dt=1e-4)
+    spec = tsim.RunSpec(0.06, 0.01, n_block=10_000, dt=1e-4)
     init, step, observe = model.make_trainer("fully_connected", 2, 6, 3, "population", 200,
                                              "global", "float64")
-    args = common.build_args(tasks, plan, [spec], thetas=(0.1,), init_scale=0.3, gate_init=0.5)
+    args = tsim.build_args(tasks, plan, [spec], thetas=(0.1,), init_scale=0.3, gate_init=0.5)
     rec = simulate(init, step, observe, seeds=[0], record_at=np.array([0, 9_999, 20_000]),
                    args=args, batched=True)
     Q = np.asarray(rec.values["conserved"])[0, 0]
@@ -180,10 +181,10 @@ def test_fully_connected_control_conserves_its_layer_imbalance():
 
 
 def test_reference_lambda_mapping():
-    """The spec's worked values: flexible (0.1; 1, 10, L2_W 0), sweeps (0.3; 1, 5), subtask
-    (0.025; 1, L2 10)."""
-    np.testing.assert_allclose(common.reference_lambdas(0.1, 1, 10, 0), (0.0909, 0.909, 0),
+    """The worked values of the paper's settings: flexible (0.1; 1, 10, L2_W 0), sweeps
+    (0.3; 1, 5), subtask (0.025; 1, L2 10)."""
+    np.testing.assert_allclose(model.reference_lambdas(0.1, 1, 10, 0), (0.0909, 0.909, 0),
                                atol=1e-4)
-    np.testing.assert_allclose(common.reference_lambdas(0.3, 1, 5), (0.5, 2.5, 0))
-    np.testing.assert_allclose(common.reference_lambdas(0.025, 1, 0, 10), (0.0227, 0, 0.0227),
+    np.testing.assert_allclose(model.reference_lambdas(0.3, 1, 5), (0.5, 2.5, 0))
+    np.testing.assert_allclose(model.reference_lambdas(0.025, 1, 0, 10), (0.0227, 0, 0.0227),
                                atol=1e-4)

@@ -129,7 +129,7 @@ def test_seed_groups_in_threads_equal_one_program(threads):
     one, split = online.run(**kw, threads=1), online.run(**kw, threads=threads)
     for k in one.values:
         assert np.array_equal(one.values[k], split.values[k]), k
-    assert np.array_equal(one.final.w, split.final.w)
+    assert np.array_equal(one.final.nets.w, split.final.nets.w)
 
 
 def test_diverging_learning_rate_names_the_step():

@@ -24,7 +24,7 @@ convention: ``"half_mse"`` (:math:`\tfrac12` mean over points and outputs, the r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import cache
 from typing import Any, Literal, NamedTuple
 
 import jax
@@ -32,11 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..core.engine import DivergenceError, Recording, TrainState
+from ..core.engine import Recording, TrainState, simulate
 from ..core.study import Progress
 
-__all__ = ["ACTIVATIONS", "Arch", "forward", "init", "loss", "pair_geometry", "representation",
-           "train"]
+__all__ = ["ACTIVATIONS", "Arch", "State", "forward", "init", "loss", "pair_geometry",
+           "representation", "train"]
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": jnp.tanh,
@@ -123,69 +123,46 @@ def pair_geometry(rep: jax.Array, out: jax.Array, target: jax.Array) -> dict[str
     return {"h": _sq_dist(rep), "y": y, "w": y - jnp.sum(d_tgt * d_out, axis=-1)}
 
 
-def _step_fn(arch: Arch, optimizer: str, convention: str):
-    """One training epoch that also returns the observables of the parameters it started from
-    (read off the same forward pass, so recording every epoch costs nothing extra)."""
-    opt = optax.scale_by_adam() if optimizer == "adam" else optax.identity()
+class State(NamedTuple):
+    """Parameters and optimiser state, and the loss at the parameters the last step started
+    from (the engine's cheap divergence test looks at it)."""
 
-    def objective(params, x, y):
-        out, hidden = forward(params, x, arch)
+    train: TrainState
+    loss: jax.Array
+
+
+@cache
+def _program(arch: Arch, optimizer: str, convention: str, dtype: str):
+    """(start, step, observe, finite) for one architecture; cached: one compiled program each.
+
+    ``args``: ``x`` (P, d_in), ``y`` (P, d_out), ``gain`` and ``lr`` (scalars), one row of the
+    batch of runs each.
+    """
+    opt = optax.scale_by_adam() if optimizer == "adam" else optax.identity()
+    dt = jnp.dtype(dtype)
+
+    def start(key, args):
+        params = init(key, arch, args["gain"], dtype=dt)
+        return State(TrainState(params, opt.init(params)), jnp.zeros((), dt))
+
+    def step(state, key, t, args):
+        x, y = args["x"].astype(dt), args["y"].astype(dt)
+        value, grads = jax.value_and_grad(loss)(state.train.params, x, y, arch, convention)
+        updates, opt_state = opt.update(grads, state.train.opt_state, state.train.params)
+        params = jax.tree.map(lambda p, u: p - args["lr"].astype(dt) * u, state.train.params,
+                              updates)
+        return State(TrainState(params, opt_state), value)
+
+    def observe(state, args):
+        x, y = args["x"].astype(dt), args["y"].astype(dt)
+        out, hidden = forward(state.train.params, x, arch)
         err = out - y
         value = 0.5 * (jnp.mean(err**2) if convention == "half_mse" else jnp.sum(err**2))
-        return value, (out, hidden[arch.layer])
-
-    def step(state, x, y, lr):
-        (value, (out, rep)), grads = jax.value_and_grad(objective, has_aux=True)(
-            state.params, x, y)
-        updates, opt_state = opt.update(grads, state.opt_state, state.params)
-        params = jax.tree.map(lambda p, u: p - lr * u, state.params, updates)
         mean_err = jnp.sum((jnp.mean(out, 0) - jnp.mean(y, 0)) ** 2)
-        obs = {**pair_geometry(rep, out, y), "loss": value, "mean_err": mean_err}
-        return TrainState(params, opt_state), obs
+        return {**pair_geometry(hidden[arch.layer], out, y), "loss": value,
+                "mean_err": mean_err}
 
-    return opt, step
-
-
-@partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _start(arch: Arch, optimizer: str, convention: str, dtype: str, n_seed: int, keys, gain):
-    """Initial states, shape (B, seed, ...), for keys ``(seed,)`` and gains ``(B,)``."""
-    opt, _ = _step_fn(arch, optimizer, convention)
-
-    def one(key, g):
-        params = init(key, arch, g, dtype=jnp.dtype(dtype))
-        return TrainState(params, opt.init(params))
-
-    return jax.vmap(lambda g: jax.vmap(lambda k: one(k, g))(keys))(gain)
-
-
-@partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _advance(arch: Arch, optimizer: str, convention: str, dtype: str, length: int, state, x, y,
-             lr):
-    """``length`` epochs of every run and seed; observables of every epoch's start."""
-    _, step = _step_fn(arch, optimizer, convention)
-    dt = jnp.dtype(dtype)
-
-    def run(s, x, y, lr):
-        return jax.lax.scan(lambda c, _: step(c, x.astype(dt), y.astype(dt), lr.astype(dt)),
-                            s, None, length=length)
-
-    seeds = jax.vmap(run, in_axes=(0, None, None, None))
-    return jax.vmap(seeds)(state, x, y, lr)
-
-
-@partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _observe_final(arch: Arch, optimizer: str, convention: str, dtype: str, state, x, y):
-    _, step = _step_fn(arch, optimizer, convention)
-    dt = jnp.dtype(dtype)
-    run = lambda s, x, y: step(s, x.astype(dt), y.astype(dt), jnp.zeros((), dt))[1]  # noqa: E731
-    return jax.vmap(jax.vmap(run, in_axes=(0, None, None)))(state, x, y)
-
-
-def _chunks(epochs: int, target: int) -> list[int]:
-    """Split ``epochs`` into near-equal chunks of about ``target`` (at most two lengths)."""
-    n = max(1, -(-epochs // target))
-    q, r = divmod(epochs, n)
-    return [q + 1] * r + [q] * (n - r)
+    return start, step, observe, lambda state: jnp.isfinite(state.loss)
 
 
 def train(arch: Arch, x: np.ndarray, y: np.ndarray, gain: Sequence[float], lr: Sequence[float],
@@ -194,51 +171,30 @@ def train(arch: Arch, x: np.ndarray, y: np.ndarray, gain: Sequence[float], lr: S
           progress: Progress | None = None, label: str = "") -> Recording:
     """Train B networks (one per row of ``x``, ``y``, ``gain``, ``lr``) for every seed.
 
-    All B x seeds runs are one vmapped ``lax.scan`` (compiled once per architecture and chunk
-    length); observables are recorded at every epoch 0..epochs.
+    All B x seeds runs are one vmapped program of the engine
+    (:func:`learndyn.core.engine.simulate`, compiled once per architecture); seed ``s``
+    initialises from the engine's init key of ``s``. Observables are recorded at every epoch
+    0..epochs.
 
     Args:
         arch: the architecture (static).
         x, y: data ``(B, P, d_in)`` and ``(B, P, d_out)``.
         gain, lr: init gain and learning rate per run, length B.
-        epochs: full-batch steps; control returns to Python every ``chunk`` epochs.
+        epochs: full-batch steps; the host wakes up about every ``chunk`` epochs.
 
     Returns:
         :class:`learndyn.core.engine.Recording`; ``values`` hold ``h``, ``y``, ``w``
         ``(B, seed, epochs + 1, P, P)``, ``loss`` and ``mean_err`` ``(B, seed, epochs + 1)``.
 
     Raises:
-        learndyn.core.engine.DivergenceError: at the first epoch with a non-finite loss or
-            non-finite final parameters.
+        learndyn.core.engine.DivergenceError: at the first epoch whose loss is not finite.
     """
     arch.check()
-    x, y = jnp.asarray(np.asarray(x, float)), jnp.asarray(np.asarray(y, float))
-    n = x.shape[0]
-    gain = jnp.asarray(np.broadcast_to(np.asarray(gain, float), (n,)))
-    lr = jnp.asarray(np.broadcast_to(np.asarray(lr, float), (n,)))
-    seeds = [int(s) for s in seeds]
-    keys = jnp.stack([jax.random.key(s) for s in seeds])
-    static = (arch, optimizer, convention, dtype)
-    state = _start(*static, len(seeds), keys, gain)
-    pieces, done = [], 0
-    for length in _chunks(epochs, chunk):
-        state, obs = _advance(*static, length, state, x, y, lr)
-        pieces.append(jax.tree.map(np.asarray, obs))
-        done += length
-        _raise_if_diverged(pieces[-1]["loss"], done - length, seeds)
-        if progress is not None:
-            progress(done, epochs, label)
-    final = jax.tree.map(lambda a: np.asarray(a)[:, :, None], _observe_final(*static, state, x, y))
-    pieces.append(final)
-    _raise_if_diverged(final["loss"], epochs, seeds)
-    values = {k: np.concatenate([p[k] for p in pieces], axis=2) for k in pieces[0]}
-    return Recording(np.arange(epochs + 1), values, state)
-
-
-def _raise_if_diverged(loss: np.ndarray, offset: int, seeds: list[int]) -> None:
-    """``loss`` of shape (B, seed, epoch): raise at the first non-finite epoch."""
-    bad = ~np.isfinite(loss)
-    if bad.any():
-        where = np.argwhere(bad)
-        first = where[np.argmin(where[:, 2])]
-        raise DivergenceError(offset + int(first[2]), seeds[int(first[1])])
+    n = np.asarray(x).shape[0]
+    args = {"x": jnp.asarray(np.asarray(x, float)), "y": jnp.asarray(np.asarray(y, float)),
+            "gain": jnp.asarray(np.broadcast_to(np.asarray(gain, float), (n,))),
+            "lr": jnp.asarray(np.broadcast_to(np.asarray(lr, float), (n,)))}
+    start, step, observe, finite = _program(arch, optimizer, convention, dtype)
+    return simulate(start, step, observe, seeds=seeds, record_at=np.arange(epochs + 1),
+                    args=args, batched=True, finite=finite, progress=progress, label=label,
+                    n_chunks=max(1, -(-epochs // chunk)))

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-__all__ = ["Config", "ConfigError", "param"]
+__all__ = ["Config", "ConfigError", "describe_fields", "param"]
 
 
 class ConfigError(ValueError):
@@ -41,14 +41,17 @@ def param(
     lt: float | None = None,
     le: float | None = None,
     choices: Iterable[Any] | None = None,
+    empty_ok: bool | None = None,
 ) -> Any:
     """Declare a config field with its default, a one-line doc and its allowed range.
 
-    Bounds apply to a number or to every element of a tuple; ``choices`` restricts the value
+    Bounds apply to a number or to every element of a tuple. A tuple field may be empty when
+    ``empty_ok`` (default: when its default is empty); ``choices`` restricts the value
     (for ``Literal`` fields the choices are read from the annotation).
     """
     bounds = {k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le).items() if v is not None}
-    meta = {"doc": doc, "bounds": bounds, "choices": tuple(choices) if choices else None}
+    meta = {"doc": doc, "bounds": bounds, "choices": tuple(choices) if choices else None,
+            "empty_ok": default == () if empty_ok is None else empty_ok}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -148,9 +151,16 @@ class Config:
                 ) from None
             object.__setattr__(self, f.name, value)
             self._check_field(f, value)
-        self.validate()
+        try:
+            self.validate()
+        except ConfigError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, LookupError) as err:
+            raise ConfigError(f"invalid config: {err}") from None
 
     def _check_field(self, f: dataclasses.Field, value: Any) -> None:
+        if value == () and not f.metadata.get("empty_ok", True):
+            raise ConfigError(f"config field '{f.name}': needs at least one value")
         choices = f.metadata.get("choices")
         items = value if isinstance(value, tuple) else (value,)
         for item in items:
@@ -284,3 +294,21 @@ def read_values(path: str | Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a table of field = value")
     return values
+
+
+def describe_fields(config: type[Config]) -> list[tuple[str, str, str, str, str]]:
+    """(field, type, default, allowed values, meaning) of every field of a config class."""
+    hints = typing.get_type_hints(config)
+    rows = []
+    for f in dataclasses.fields(config):
+        symbols = {op: _OPS[op][1] for op in _OPS}
+        allowed = [f"{symbols[op]} {bound}" for op, bound in f.metadata.get("bounds", {}).items()]
+        if f.metadata.get("choices"):
+            allowed.append("one of " + ", ".join(map(repr, f.metadata["choices"])))
+        default = f.default
+        shown = "none" if default is None else (
+            ",".join(map(str, default)) or "(empty)" if isinstance(default, tuple) else
+            str(default).lower() if isinstance(default, bool) else str(default))
+        rows.append((f.name, _describe(hints[f.name]), shown, "; ".join(allowed),
+                     f.metadata.get("doc", "")))
+    return rows

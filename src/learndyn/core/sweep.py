@@ -18,12 +18,16 @@ its grid point while every finished shard is kept.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import importlib
 import itertools
 import json
 import multiprocessing
 import os
+import shutil
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +37,9 @@ import jax
 import numpy as np
 import xarray as xr
 
+from .checkpoint import checkpointing
 from .config import Config, ConfigError
-from .store import atomic_write
+from .store import atomic_write, use_compilation_cache
 from .study import Check, Progress, Study
 
 __all__ = [
@@ -154,7 +159,9 @@ def run_task(task: Task, progress: Progress | None = None) -> str:
     """Run a task's points (vmapped where the study allows) and write its shard atomically."""
     study = _load_study(task.target)
     configs = [study.config.from_dict(json.loads(c)) for c in task.configs]
-    with jax.enable_x64(True):  # as learndyn.run computes a study
+    use_compilation_cache()  # worker processes share the compiled programs on disk
+    resume = Path(task.shard).parent / f".{task.key}.resume"  # an interrupted task resumes
+    with checkpointing(resume, remove_when_done=False), jax.enable_x64(True):
         if study.run_batch is not None and len(configs) > 1:
             datasets = study.run_batch(configs, seeds=list(task.seeds), progress=progress)
         else:
@@ -180,6 +187,7 @@ def run_task(task: Task, progress: Progress | None = None) -> str:
     merged.attrs.pop("config", None)
     Path(task.shard).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(task.shard), lambda tmp: merged.to_netcdf(tmp, engine="h5netcdf"))
+    shutil.rmtree(resume, ignore_errors=True)
     return task.shard
 
 
@@ -244,10 +252,24 @@ def _run_local(todo, progress, tick, done: int) -> dict[Task, str]:
     return failed
 
 
+def die_with_parent(parent: int) -> None:
+    """In a worker process: exit as soon as ``parent`` (the sweep) is gone, even when it was
+    killed with SIGKILL and could not shut its pool down (a watcher thread polls twice a
+    second)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="learndyn-die-with-parent", daemon=True).start()
+
+
 def _run_pool(todo, workers: int) -> dict[Task, str]:
     failed = {}
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context,
+                                initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_task, task): task for task in todo}
         for future in cf.as_completed(futures):
             try:
@@ -289,8 +311,14 @@ def _run_dask(todo, workers, scheduler, processes: bool, attempt: int) -> dict[T
 # ---- merging ------------------------------------------------------------------------------
 def merge(tasks: Sequence[Task], grid: Mapping[str, Sequence[Any]]) -> tuple[xr.Dataset,
                                                                               list[Check]]:
-    """One Dataset with a dimension per swept field, and every point's checks."""
-    parts, checks = [], []
+    """One Dataset with a dimension per swept field, and every point's checks.
+
+    Where a swept field changes a coordinate (the recorded steps of a learning-rate sweep, the
+    modes of a width sweep), that dimension ``d`` becomes positional, ``d_index``, and its
+    coordinates (``d`` itself and those along it, such as ``step``) are kept per grid point
+    with the grid dimensions; shorter points are padded with NaN.
+    """
+    points, checks = [], []
     for task in tasks:
         with xr.open_dataset(task.shard, engine="h5netcdf") as shard:
             shard = shard.load()
@@ -299,28 +327,72 @@ def merge(tasks: Sequence[Task], grid: Mapping[str, Sequence[Any]]) -> tuple[xr.
             point = dict(point)
             ds = shard.isel(point=i, drop=True)
             ds.attrs = {}
-            parts.append(ds.expand_dims({k: [_label(v)] for k, v in point.items()}))
+            points.append((point, ds))
             label = point_label(point)
             for c in per_point[i]:
                 check = Check.from_dict(c)
                 checks.append(Check(check.id, f"{label}: {check.name}", check.value,
                                     check.threshold, check.passed, check.claim,
                                     check.comparison))
+    varying = _varying_dims([ds for _, ds in points])
+    parts, moved = [], set()
+    for point, ds in points:
+        ds, names = _positional(ds, varying)
+        moved |= names
+        parts.append(ds.expand_dims({k: [_label(v)] for k, v in point.items()}))
     merged = xr.merge(parts, join="outer", compat="no_conflicts", combine_attrs="drop")
+    merged = merged.set_coords(sorted(moved))
     order = {k: [_label(v) for v in values] for k, values in grid.items()}
     return merged.reindex(order), checks
 
 
-def headline_figure(ds: xr.Dataset, grid: Mapping[str, Sequence[Any]], label: str):
-    """The study's headline number against the first swept field (one line per other point)."""
+def _varying_dims(datasets: Sequence[xr.Dataset]) -> list[str]:
+    """Dimensions whose index coordinate is not the same at every grid point."""
+    dims = {d for ds in datasets for d in ds.indexes if d != "check"}
+    return sorted(d for d in dims if any(
+        d not in ds.indexes or not ds.indexes[d].equals(datasets[0].indexes[d])
+        for ds in datasets))
+
+
+def _positional(ds: xr.Dataset, dims: Sequence[str]) -> tuple[xr.Dataset, set[str]]:
+    """``ds`` with each of ``dims`` made positional (``d`` -> ``d_index``); its coordinates
+    become variables (they are set back as coordinates after the merge)."""
+    names: set[str] = set()
+    for d in dims:
+        if d not in ds.dims:
+            continue
+        along = [c for c in ds.coords if c != d and ds[c].dims == (d,)]
+        values = xr.Variable((f"{d}_index",), ds[d].values, ds[d].attrs)
+        ds = ds.drop_vars(d).rename_dims({d: f"{d}_index"}).reset_coords(along)
+        ds = ds.assign_coords({f"{d}_index": np.arange(ds.sizes[f"{d}_index"])})
+        ds[d] = values
+        names |= {d, *along}
+    return ds, names
+
+
+def headline_figure(ds: xr.Dataset, grid: Mapping[str, Sequence[Any]], label: str,
+                    config: Config | None = None):
+    """The study's headline number against the first swept field (one line per other point),
+    captioned. Field docs from ``config`` label the axes; a field spanning a decade or more is
+    drawn on a log axis; integer fields get integer ticks."""
+    from matplotlib.ticker import MaxNLocator
+
     from . import plotting
+
+    def describe(field: str) -> str:
+        doc = ""
+        if config is not None:
+            for f in dataclasses.fields(config):
+                if f.name == field:
+                    doc = f.metadata.get("doc", "")
+        return f"{field} ({doc})" if doc else field
 
     fields = list(grid)
     first, rest = fields[0], fields[1:]
     x_labels = list(ds[first].values)
     numeric = all(isinstance(v, int | float | np.number) for v in x_labels)
     x = np.asarray(x_labels, dtype=float) if numeric else np.arange(len(x_labels))
-    fig, axes = plotting.figure(width=5.0, height=3.6)
+    fig, axes = plotting.figure(width=4.5, height=3.4)
     ax = axes[0, 0]
     combos = list(itertools.product(*(list(ds[f].values) for f in rest))) or [()]
     for color, combo in zip(plotting.colors(len(combos)), combos):
@@ -331,12 +403,22 @@ def headline_figure(ds: xr.Dataset, grid: Mapping[str, Sequence[Any]], label: st
         ax.plot(x, y, "-", color=color, label=name)
         ax.scatter(x[passed], y[passed], color=color, marker="o", zorder=3)
         ax.scatter(x[~passed], y[~passed], color=color, marker="x", zorder=3)
-    if numeric and np.all(x > 0) and x.max() / x.min() > 20:
+    if numeric and np.all(x > 0) and x.max() / x.min() >= 10:
         ax.set_xscale("log")
+        ax.set_xlim(x.min() / 1.3, x.max() * 1.3)  # also when every headline is NaN
+    elif numeric and all(float(v).is_integer() for v in x):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if not numeric:
         ax.set_xticks(x, [str(v) for v in x_labels])
-    ax.set(xlabel=first, ylabel=label or "headline",
+    y_all = np.asarray(ds["headline"].values, dtype=float)
+    y_all = y_all[np.isfinite(y_all)]
+    if y_all.size and np.all(y_all > 0) and y_all.max() / y_all.min() >= 10:
+        ax.set_yscale("log")
+    ax.set(xlabel=describe(first), ylabel=label or "fraction of checks passed",
            title="o: all checks passed   x: some failed")
     if rest:
-        ax.legend(fontsize=8)
-    return fig
+        ax.legend(fontsize=8, title=", ".join(rest), title_fontsize=8)
+    return plotting.captioned(
+        fig, f"The study's headline number ({label or 'fraction of checks passed'}) at every "
+             f"grid point of the sweep over {', '.join(fields)}; circles mark points where "
+             "every check passed, crosses points where some failed.")

@@ -3,7 +3,7 @@ r"""Exact learning dynamics of lambda-balanced two-layer linear networks (float6
 References: C. C. J. Dominé, N. Anguita, A. M. Proca, L. Braun, D. Kunin, P. A. M. Mediano,
 A. M. Saxe, *From Lazy to Rich: Exact Learning Dynamics in Deep Linear Networks*, ICLR 2025
 (arXiv:2409.14623); L. Braun et al., NeurIPS 2022 (the lambda = 0 form); K. Fukumizu 1998 (the
-matrix Riccati solution). Re-exported by :mod:`learndyn.deep_linear.theory`.
+matrix Riccati solution). Public through :mod:`learndyn.deep_linear.theory`.
 
 Network f(x) = W2 W1 x with W1 (N_h x N_i), W2 (N_o x N_h), whitened inputs (Sigma_xx = I) and
 gradient flow tau dW1/dt = W2^T (Sigma_yx - W2 W1), tau dW2/dt = (Sigma_yx - W2 W1) W1^T. The
@@ -35,7 +35,7 @@ Q~ (Q~ = Q0 at t = 0); per step Delta with Lambda_max Delta/tau <= 2: S = I + 1/
 = L L^T (Cholesky), Q~ <- e^{F Delta} Q~ L^{-T}. Then Q~ Q~^T = QQ^T(t) exactly, and Q~ equals Q up
 to a rotation of the hidden units (:func:`propagate_weights` returns it as weights).
 
-B4-B6 live in :mod:`learndyn.deep_linear.balanced_modes` (re-exported here):
+B4-B6 live in :mod:`learndyn.deep_linear.balanced_modes`:
 
 **B4 (one aligned mode; :func:`mode_trajectory`).** tau da/dt = sqrt(lambda^2 + 4a^2)(s - a),
 solved in cosh/sinh form, evaluated with e^{-Lambda t} only; lambda = 0 is Saxe's sigmoid.
@@ -56,31 +56,18 @@ import numpy as np
 
 from ..core import ode
 from ..core.config import ConfigError
-from .balanced_modes import (
-    _times,
-    final_representations,
-    mode_lambda_rhs,
-    mode_trajectory,
-    product_rhs,
-    product_trajectory,
-)
+from ..core.precision import float64
+from .balanced_modes import checked_times
 from .flow import flow_field
-from .model import check_lambda_dims, lambda_balanced_init
 
 __all__ = [
+    "COND_MAX",
     "b_condition",
-    "check_lambda_dims",
     "f_matrix",
-    "final_representations",
     "gradient_flow",
     "gradient_flow_many",
-    "lambda_balanced_init",
     "lambda_of",
     "mode_constants",
-    "mode_lambda_rhs",
-    "mode_trajectory",
-    "product_rhs",
-    "product_trajectory",
     "propagate_weights",
     "qqt_diagonal",
     "qqt_oneshot",
@@ -228,7 +215,7 @@ def qqt_diagonal(W1_0, W2_0, sigma_yx, times, tau: float = 1.0, *, lam=None) -> 
     Binv = np.linalg.inv(B)
     BB = (Binv @ _tr(Binv))[..., None, :, :]  # (..., 1, N, N)
     D = (Binv @ C)[..., None, :, :]  # B^{-1} C; K = E D^T E
-    t = _times(times)[:, None] / tau  # (T, 1)
+    t = checked_times(times)[:, None] / tau  # (T, 1)
     Lam = Lam[..., None, :]  # (..., 1, N)
     e = np.exp(-Lam * t)  # (..., T, N)
     full = np.broadcast_to(2.0 * t, e.shape).copy()
@@ -281,7 +268,7 @@ def _propagate(W1_0, W2_0, sigma_yx, times, tau, max_step, lam):
     f, E = np.linalg.eigh(np.vectorize(lambda l: f_matrix(sigma_yx, l),
                                        signature="()->(n,n)")(np.asarray(lam, np.float64)))
     f_max = float(np.max(np.abs(f), initial=0.0))
-    grid, where = _grid(_times(times) / tau, max_step / f_max if f_max > 0 else np.inf)
+    grid, where = _grid(checked_times(times) / tau, max_step / f_max if f_max > 0 else np.inf)
     Q = np.concatenate([_tr(W1), W2], axis=-2)
     eye = np.eye(Q.shape[-1])
     steps = {}
@@ -374,7 +361,7 @@ def qqt_oneshot(W1_0, W2_0, sigma_yx, times, tau: float = 1.0) -> dict:
     f, E = np.linalg.eigh(np.vectorize(lambda l: f_matrix(sigma_yx, l),
                                        signature="()->(n,n)")(lam))
     Q0 = np.concatenate([_tr(W1), W2], axis=-2)[..., None, :, :]
-    t = _times(times)[:, None] / tau
+    t = checked_times(times)[:, None] / tau
     f, E = f[..., None, :], E[..., None, :, :]
     g = np.divide(np.expm1(2.0 * f * t), f, out=np.broadcast_to(2.0 * t, np.broadcast_shapes(
         f.shape, t.shape)).copy(), where=f != 0)
@@ -390,11 +377,11 @@ def qqt_oneshot(W1_0, W2_0, sigma_yx, times, tau: float = 1.0) -> dict:
 # ---- numerical reference ------------------------------------------------------------------
 def _flow_rhs(t, y, args):
     sigmas, tau = args
-
     return [jax.vmap(lambda W1, W2, s=sigma: flow_field(W1, W2, s, tau=tau))(*w)
             for sigma, w in zip(sigmas, y)]
 
 
+@float64
 def gradient_flow_many(nets, times, tau: float = 1.0, *, rtol: float = 1e-11,
                        atol: float = 1e-13) -> list:
     """:func:`gradient_flow` for several networks (any shapes) in one integration.
@@ -402,7 +389,7 @@ def gradient_flow_many(nets, times, tau: float = 1.0, *, rtol: float = 1e-11,
     ``nets`` is a list of (W1_0, W2_0, sigma_yx); one solve (one compilation) covers them all.
     Returns a list of (W1(t), W2(t)) numpy pairs.
     """
-    t = _times(times)
+    t = checked_times(times)
     if np.any(np.diff(t) <= 0):
         raise ValueError("gradient_flow needs strictly increasing times")
     grid = t if t[0] == 0 else np.concatenate([[0.0], t])

@@ -1,7 +1,7 @@
 r"""lambda-balanced two-layer networks, reduced descriptions: B4-B6 (float64).
 
-Part of :mod:`learndyn.deep_linear.balanced` (and re-exported by it and by
-:mod:`learndyn.deep_linear.theory`); see there for the setting and references.
+The reduced companions of :mod:`learndyn.deep_linear.balanced` (see there for the setting and
+references); public through :mod:`learndyn.deep_linear.theory`.
 
 - B4 :func:`mode_trajectory`: one aligned mode, tau da/dt = sqrt(lambda^2 + 4a^2)(s - a), in
   closed form for any lambda (lambda = 0: Saxe's sigmoid);
@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core import ode
 from ..core.config import ConfigError
+from ..core.precision import float64
 from .model import split_squares
 
 __all__ = [
@@ -32,7 +33,8 @@ def _f64(x):
     return jnp.asarray(x, dtype=jnp.float64)
 
 
-def _broadcast(*arrays):
+def broadcast_f64(*arrays):
+    """float64 arrays broadcast explicitly (works under ``jax_numpy_rank_promotion='raise'``)."""
     arrays = [_f64(a) for a in arrays]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     return [jnp.broadcast_to(a, shape) for a in arrays]
@@ -44,7 +46,8 @@ def _phi(x, t):
     return jnp.where(x > 0, -jnp.expm1(-safe * t) / safe, t)
 
 
-def _times(times) -> np.ndarray:
+def checked_times(times) -> np.ndarray:
+    """``times`` as a flat float64 array, checked non-empty, finite and >= 0."""
     t = np.asarray(times, dtype=np.float64).reshape(-1)
     if t.size == 0 or np.any(t < 0) or not np.all(np.isfinite(t)):
         raise ValueError("times must be non-empty, finite and >= 0")
@@ -58,6 +61,7 @@ def mode_lambda_rhs(t, a, args):
     return jnp.sqrt(lam**2 + 4.0 * a**2) * (s - a) / tau
 
 
+@float64
 def mode_trajectory(s, a0, times, lam=0.0, tau: float = 1.0):
     r"""Product strength a(t) = w2 w1 of one aligned mode of a lambda-balanced network.
 
@@ -82,8 +86,8 @@ def mode_trajectory(s, a0, times, lam=0.0, tau: float = 1.0):
     s / (1 + (s/a0 - 1) e^{-2st}); a(t; lambda) = a(t; -lambda).
     Arguments broadcast; the result has shape (len(times), *broadcast shape).
     """
-    s, a0, lam = (x[None] for x in _broadcast(s, a0, lam))  # leading time axis
-    t = _f64(_times(times)).reshape((-1,) + (1,) * (s.ndim - 1)) / tau
+    s, a0, lam = (x[None] for x in broadcast_f64(s, a0, lam))  # leading time axis
+    t = _f64(checked_times(times)).reshape((-1,) + (1,) * (s.ndim - 1)) / tau
     return _mode_core(s, a0, lam, t)
 
 
@@ -128,13 +132,15 @@ def product_rhs(t, W, args):
     return (_sqrtm_shift(W @ W.T, shift) @ E + E @ _sqrtm_shift(W.T @ W, shift)) / tau
 
 
+@float64
 def product_trajectory(W0, sigma_yx, times, lam=0.0, tau: float = 1.0, *, rtol: float = 1e-11,
                        atol: float = 1e-13):
     """Integrate :func:`product_rhs` from W(0) = ``W0`` (N x N); shape (len(times), N, N)."""
     W0 = _f64(W0)
     if W0.ndim != 2 or W0.shape[0] != W0.shape[1]:
         raise ConfigError(f"the product-only ODE needs N_i = N_h = N_o (square W), got {W0.shape}")
-    return ode.solve(product_rhs, W0, _times(times), args=(_f64(sigma_yx), _f64(lam), tau),
+    return ode.solve(product_rhs, W0, checked_times(times),
+                     args=(_f64(sigma_yx), _f64(lam), tau),
                      rtol=rtol, atol=atol)
 
 

@@ -5,8 +5,13 @@
 - level times: the first time u_alpha reaches a fraction of s_alpha (s_alpha / 2: the
   half-learning time), by linear interpolation between records;
 - loss drops: the peaks of the log-loss rate -d ln L/dt, one per stage of stage-like learning;
-- two-layer nets (Domine et al., ICLR 2025): the Neural Tangent Kernel from the representations,
-  the kernel distance between two times (Fort et al. 2020), relative representation change.
+- two-layer nets (Dominé et al., ICLR 2025): the Neural Tangent Kernel from the
+  representations, the kernel distance between two times (Fort et al. 2020), relative
+  representation change, all at once over a trajectory (:func:`trajectory_summary`);
+- lambda sweeps: the largest difference between +lambda and -lambda
+  (:func:`mirror_difference`) and the steps in |lambda| where a quantity fails to fall
+  (:func:`count_not_falling`);
+- :func:`label`: the long_name and units of these quantities in a dataset.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 from scipy.signal import find_peaks
 
 from .model import product
@@ -23,6 +29,7 @@ from .model import product
 __all__ = [
     "half_times",
     "kernel_distance",
+    "label",
     "level_times",
     "loss_acceleration",
     "loss_drop_times",
@@ -30,8 +37,11 @@ __all__ = [
     "ntk",
     "ntk_distance",
     "ntk_from_representations",
+    "count_not_falling",
+    "mirror_difference",
     "relative_change",
     "symmetric_strength",
+    "trajectory_summary",
 ]
 
 
@@ -41,15 +51,24 @@ def mode_strengths(weights: Sequence[jax.Array], U: jax.Array, V: jax.Array) -> 
     return jnp.einsum("or,oi,ir->r", U.astype(W.dtype), W, V.astype(W.dtype))
 
 
-def symmetric_strength(weights: Sequence[jax.Array], U: jax.Array, V: jax.Array) -> jax.Array:
-    """||W_1 v_alpha + W_2^T u_alpha||^2 / 4 per mode (two-layer nets only).
+def symmetric_strength(weights: Sequence[jax.Array], U: jax.Array, V: jax.Array, *,
+                       orthogonalise: bool = False) -> jax.Array:
+    """||h_alpha||^2 per mode, h_alpha = (W_1 v_alpha + W_2^T u_alpha)/2 (two-layer nets only).
 
     From small random weights the symmetric part (a + b)/2 of a = W_1 v, b = W_2^T u grows like
     e^{s t} while the antisymmetric part decays, so this is the effective initial mode strength
-    u0_eff from which the Saxe sigmoid describes the mode.
+    u0_eff from which the Saxe sigmoid describes the mode, as long as the modes' hidden vectors
+    h_alpha do not compete (N_h much larger than the number of modes).
+
+    ``orthogonalise``: the finite-width correction. Once a stronger mode is learned, the part of
+    h_alpha along its hidden direction decays, so a mode grows only from the part of h_alpha
+    orthogonal to the hidden vectors of the modes before it (columns in order of decreasing s):
+    ||P_perp h_alpha||^2 = R_alpha alpha^2 of the QR decomposition of [h_1, h_2, ...].
     """
     W1, W2 = weights
-    both = W1 @ V.astype(W1.dtype) + W2.T @ U.astype(W1.dtype)
+    both = W1 @ V.astype(W1.dtype) + W2.T @ U.astype(W1.dtype)  # 2 h_alpha
+    if orthogonalise:
+        return jnp.diagonal(jnp.linalg.qr(both, mode="r")) ** 2 / 4.0
     return jnp.sum(both**2, axis=0) / 4.0
 
 
@@ -182,3 +201,86 @@ def relative_change(R, R0):
     """||R - R0||_F / ||R0||_F over the last two axes (numpy; batch axes broadcast)."""
     R, R0 = np.asarray(R), np.asarray(R0)
     return np.sqrt(np.sum((R - R0) ** 2, axis=(-2, -1)) / np.sum(R0**2, axis=(-2, -1)))
+
+
+def trajectory_summary(blocks: dict, U: np.ndarray, V: np.ndarray, X: np.ndarray) -> dict:
+    """What a two-layer trajectory shows, from its QQ^T blocks with axes (..., time, rows, cols).
+
+    ``blocks`` = {"W2W1", "W1tW1", "W2W2t"} (as from
+    :func:`learndyn.deep_linear.theory.qqt_trajectory`); U (N_o, r), V (N_i, r) the task's
+    singular vectors, X the inputs. Returns, over (..., time): ``mode_strength``
+    u_a^T W2W1 v_a, ``rep_in_mode`` v_a^T W1^TW1 v_a and ``rep_out_mode`` u_a^T W2W2^T u_a
+    (with a trailing mode axis), ``ntk_distance`` (kernel distance to time 0),
+    ``rep_in_change`` and ``rep_out_change`` (:func:`relative_change` from time 0).
+    """
+    r_in, r_out = blocks["W1tW1"], blocks["W2W2t"]
+    first = (slice(None),) * (r_in.ndim - 3) + (slice(0, 1),)
+    return {
+        "mode_strength": np.einsum("or,...oi,ir->...r", U, blocks["W2W1"], V),
+        "rep_in_mode": np.einsum("ir,...ij,jr->...r", V, r_in, V),
+        "rep_out_mode": np.einsum("or,...op,pr->...r", U, r_out, U),
+        "ntk_distance": ntk_distance(r_in[first], r_out[first], r_in, r_out, X),
+        "rep_in_change": relative_change(r_in, r_in[first]),
+        "rep_out_change": relative_change(r_out, r_out[first]),
+    }
+
+
+def mirror_difference(values: np.ndarray, lams: np.ndarray, axis: int = -1) -> float:
+    """max |x(lambda) - x(-lambda)| over the lambdas whose mirror image is on the grid.
+
+    ``values`` carries the lambda grid ``lams`` along ``axis``; NaN entries are ignored.
+    """
+    values, lams = np.moveaxis(np.asarray(values), axis, 0), np.asarray(lams)
+    worst = 0.0
+    for i in np.flatnonzero(lams > 0):
+        j = np.flatnonzero(lams == -lams[i])
+        if j.size:
+            worst = max(worst, float(np.nanmax(np.abs(values[i] - values[j[0]]))))
+    return worst
+
+
+def count_not_falling(values: np.ndarray, lams: np.ndarray) -> int:
+    """Number of (leading index, step between neighbouring |lambda|) where ``values`` fails to
+    fall strictly: both signs of a |lambda| must lie below both signs of the next smaller one.
+
+    ``values`` has shape (..., lam).
+    """
+    values, lams = np.asarray(values), np.asarray(lams)
+    mags = np.unique(np.abs(lams))
+    count = 0
+    for lo, hi in zip(mags[:-1], mags[1:]):
+        small = values[..., np.abs(lams) == lo].min(axis=-1)
+        large = values[..., np.abs(lams) == hi].max(axis=-1)
+        count += int(np.sum(~(large < small)))
+    return count
+
+
+LABELS = {  # variable or coordinate: (long_name, units)
+    "mode_strength_sim": ("mode strength ũ_αᵀW_D⋯W₁ṽ_α (gradient descent)", ""),
+    "mode_strength_theory": ("mode strength ũ_αᵀW_D⋯W₁ṽ_α (theory)", ""),
+    "loss_sim": ("loss (c/2)‖Y − W_D⋯W₁X‖²_F (gradient descent)", ""),
+    "loss_theory": ("loss ½Σ_α(s_α − u_α)² + const (theory)", ""),
+    "t_half_sim": ("half-learning time: first u_α ≥ s_α/2 (gradient descent)", "τ"),
+    "t_half_theory": ("half-learning time (theory)", "τ"),
+    "u0_eff": ("initial mode strength the theory starts from (random init: the free part "
+               "‖P⊥h_α‖² of h_α = (W₁ṽ_α + W₂ᵀũ_α)/2)", ""),
+    "free_fraction": ("free part ‖P⊥h_α‖²/‖h_α‖² of the mode's hidden vector (1: aligned)",
+                      ""),
+    "run": ("network: init and depth", ""), "depth": ("depth D (weight matrices)", ""),
+    "init": ("initialisation", ""), "seed": ("seed", ""), "time": ("time t/τ", "τ"),
+    "step": ("gradient-descent step", "steps"), "mode": ("task mode α", ""),
+    "s": ("singular value s_α of Σ_yx", ""), "lam": ("λ = W₂ᵀW₂ − W₁W₁ᵀ (a multiple of I)", ""),
+    "lam_unequal": ("λ (unequal widths)", ""), "lam_reversal": ("λ (reversal)", ""),
+}
+
+
+def label(ds: xr.Dataset, labels: dict | None = None, *, strict: bool = False) -> xr.Dataset:
+    """Set long_name (and units) from ``labels`` ({name: (long_name, units)}, default
+    :data:`LABELS`) on every variable and coordinate it names; with ``strict`` a name it does
+    not know raises KeyError, else that variable keeps its own attrs."""
+    labels = LABELS if labels is None else labels
+    for name in ds.variables:
+        if strict or str(name) in labels:
+            long_name, units = labels[str(name)]
+            ds[name].attrs.update(long_name=long_name, **({"units": units} if units else {}))
+    return ds

@@ -23,14 +23,21 @@ and the time to reach u is the quadrature :math:`t = (\tau/D)\int_{u_0}^{u} dv/(
 The loss is :math:`L = \tfrac12\sum_\alpha (s_\alpha-u_\alpha)^2 + L_\infty`: a staircase whose
 drops come at the half times, strongest mode first.
 
-lambda-balanced two-layer networks (Domine et al., ICLR 2025) are in
-:mod:`learndyn.deep_linear.balanced` and re-exported here: :func:`lambda_balanced_init`,
-:func:`qqt_trajectory` (the exact function W2 W1 and representations W1^T W1, W2 W2^T over
-time, any dimensions), :func:`mode_trajectory` (one aligned mode, any lambda; lambda = 0 is
-:func:`mode_saxe`), :func:`product_rhs`, :func:`final_representations` and the numerical
-reference :func:`gradient_flow`. The vector field and loss for any input covariance, weight
-decay and output weights (:func:`flow_field`, :func:`population_loss`) are in
-:mod:`learndyn.deep_linear.flow`.
+This module is the family's theory in one place. lambda-balanced two-layer networks (Dominé et
+al., ICLR 2025) are implemented in :mod:`learndyn.deep_linear.balanced` (the matrix solutions
+B1-B3: :func:`qqt_trajectory` gives the exact function W2 W1 and representations W1^T W1,
+W2 W2^T over time for any dimensions; the numerical reference :func:`gradient_flow`) and
+:mod:`learndyn.deep_linear.balanced_modes` (B4-B6: :func:`mode_trajectory` for one aligned
+mode at any lambda, :func:`product_rhs`, :func:`final_representations`); their public names,
+and :func:`lambda_balanced_init` from :mod:`learndyn.deep_linear.model`, are available here
+too: each is defined once, and this module's ``__all__`` is built from theirs.
+
+Closed forms and integrations compute in JAX's 64-bit mode whatever the caller's setting
+(:func:`learndyn.core.precision.float64`) and return NumPy float64 arrays; the right-hand sides
+(``*_rhs``) are plain JAX functions for use inside compiled code.
+
+The vector field and loss of gradient flow for any input covariance, weight decay and output
+weights (:func:`flow_field`, :func:`population_loss`) are in :mod:`learndyn.deep_linear.flow`.
 """
 
 from __future__ import annotations
@@ -40,67 +47,20 @@ import numpy as np
 from scipy.integrate import quad
 
 from ..core import ode
-from .balanced import (
-    b_condition,
-    check_lambda_dims,
-    f_matrix,
-    final_representations,
-    gradient_flow,
-    gradient_flow_many,
-    lambda_balanced_init,
-    lambda_of,
-    mode_constants,
-    mode_lambda_rhs,
-    mode_trajectory,
-    product_rhs,
-    product_trajectory,
-    propagate_weights,
-    qqt_diagonal,
-    qqt_oneshot,
-    qqt_propagate,
-    qqt_trajectory,
-    representations,
-)
-from .flow import flow_field, population_loss
+from ..core.precision import float64
+from . import balanced, balanced_modes
+from .balanced import *  # noqa: F403  (the lambda-balanced matrix solutions, B1-B3)
+from .balanced_modes import *  # noqa: F403  (one mode, product only, t -> infinity: B4-B6)
+from .balanced_modes import broadcast_f64 as _broadcast
+from .flow import flow_field, population_loss  # noqa: F401  (public here too)
+from .model import check_lambda_dims, lambda_balanced_init  # noqa: F401  (public here too)
 
-__all__ = [
-    "b_condition",
-    "check_lambda_dims",
-    "deep_mode_rhs",
-    "f_matrix",
-    "final_representations",
-    "flow_field",
-    "gradient_flow",
-    "gradient_flow_many",
-    "half_time",
-    "lambda_balanced_init",
-    "lambda_of",
-    "mode_constants",
-    "mode_deep",
-    "mode_lambda_rhs",
-    "mode_loss",
-    "mode_saxe",
-    "mode_time",
-    "mode_trajectory",
-    "population_loss",
-    "product_rhs",
-    "product_trajectory",
-    "propagate_weights",
-    "qqt_diagonal",
-    "qqt_oneshot",
-    "qqt_propagate",
-    "qqt_trajectory",
-    "representations",
-]
+_SAXE = ["deep_mode_rhs", "half_time", "mode_deep", "mode_loss", "mode_saxe", "mode_time"]
+__all__ = sorted([*_SAXE, *balanced.__all__, *balanced_modes.__all__, "check_lambda_dims",
+                  "flow_field", "lambda_balanced_init", "population_loss"])
 
 
-def _broadcast(*arrays):
-    """Explicit numpy-style broadcasting (works under ``jax_numpy_rank_promotion='raise'``)."""
-    arrays = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    return [jnp.broadcast_to(a, shape) for a in arrays]
-
-
+@float64
 def mode_saxe(s, u0, t, tau: float = 1.0):
     """Two-layer mode strength u(t) = s / (1 + (s/u0 - 1) e^{-2st/tau}) (no overflow).
 
@@ -116,7 +76,8 @@ def deep_mode_rhs(t, u, args):
     return depth * jnp.abs(u) ** (2.0 - 2.0 / depth) * (s - u) / tau
 
 
-def mode_deep(s, u0, times, *, depth: int, tau: float = 1.0) -> jnp.ndarray:
+@float64
+def mode_deep(s, u0, times, *, depth: int, tau: float = 1.0) -> np.ndarray:
     """Mode strengths u(times) of a depth-D aligned balanced network, shape (time, *u0.shape).
 
     D = 2 uses the closed form; D > 2 integrates :func:`deep_mode_rhs`.
@@ -146,6 +107,7 @@ def half_time(s: float, u0: float, *, depth: int = 2, tau: float = 1.0) -> float
     return mode_time(s, u0, s / 2, depth=depth, tau=tau)
 
 
+@float64
 def mode_loss(u, s, offset: float = 0.0):
     """L = 1/2 sum_alpha (s_alpha - u_alpha)^2 + offset, summing the last axis."""
     s, u = _broadcast(s, u)

@@ -5,9 +5,9 @@ reduced per-mode theory (:func:`reduce`) and both side by side (:func:`compare`)
 Studies: ``neural_race`` and ``gated_generalisation`` (modules of :mod:`learndyn.studies`).
 """
 
-from . import data, model, observables, theory
-from .compare import compare
+from . import data, model, observables, simulate, theory
 from .model import GDLN, GatedData, GraphError, gated_data
+from .simulate import compare
 from .theory import Reduction, ReductionError, reduce
 
 STUDIES = ("neural_race", "gated_generalisation")
@@ -25,5 +25,6 @@ __all__ = [
     "model",
     "observables",
     "reduce",
+    "simulate",
     "theory",
 ]

@@ -14,17 +14,21 @@ modes :math:`\Sigma^{yx} = U S V^\top`:
   u_\alpha` (exact while the weights keep the decoupled form), averaged over domains;
 - the top singular values of each layer (random runs), averaged over domains;
 - half times: first time a mode product reaches s_alpha / 2
-  (:func:`learndyn.deep_linear.observables.level_times`).
+  (:func:`learndyn.deep_linear.observables.level_times`);
+- :func:`label`: the long_name and units of each of these quantities in a routing dataset.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import xarray as xr
 
+from ..deep_linear import observables as dl_observables
 from ..deep_linear.observables import half_times, level_times
 
 __all__ = [
     "half_times",
+    "label",
     "layer_mode_values",
     "layer_top_singular_values",
     "level_times",
@@ -77,3 +81,55 @@ def layer_top_singular_values(params, M: int, k: int):
     s2 = jnp.linalg.svd(params["W2"], compute_uv=False)[:k]
     s3 = jnp.linalg.svd(W3, compute_uv=False)[:, :k].mean(axis=0)
     return jnp.stack([s1, s2, s3])
+
+
+T = "epoch × lr × 2/(P N_o)"  # the routing task's natural time
+LABELS = {  # variable or coordinate: (long_name, units)
+    "mode_product_sim": ("pathway mode product u_αᵀW₃W₂W₁v_α (gradient descent)", ""),
+    "mode_product_map": ("pathway mode product (discrete reduced map)", ""),
+    "mode_product_theory": ("pathway mode product p = b₁b₂b₃ (reduced flow)", ""),
+    "loss_sim": ("loss Σ_trained ‖W_ij − Yᵀ‖²_F/(P N_o) (gradient descent)", ""),
+    "loss_map": ("loss (discrete reduced map)", ""), "loss_theory": ("loss (reduced flow)", ""),
+    "pathway_error_sim": ("pathway error E_ij = ½‖Yᵀ − W₃⁽ʲ⁾W₂W₁⁽ⁱ⁾‖²_F (gradient descent)", ""),
+    "error_trained_sim": ("mean pathway error, trained pathways (gradient descent)", ""),
+    "error_untrained_sim": ("mean pathway error, untrained pathways (gradient descent)", ""),
+    "error_theory": ("pathway error from decoupled init b₀ = σ₀, every pathway (reduced flow)",
+                     ""),
+    "sv_sim": ("layer singular value on the mode, decoupled init (gradient descent)", ""),
+    "sv_theory": ("layer singular value b₁, b₂, b₃ (reduced flow)", ""),
+    "layer_sv_sim": ("top singular values of each layer, random init (gradient descent)", ""),
+    "conserved_sim": ("b₂² − M b₁² (gradient descent)", ""),
+    "conserved_theory": ("b₂² − M b₁² (reduced flow)", ""),
+    "conserved_theory_b13": ("b₁² − b₃² (reduced flow)", ""),
+    "t_half_sim": ("half-learning time of the trained-pathway mean product (gradient descent)",
+                   T),
+    "t_half_theory": ("half-learning time (reduced flow, implicit solution)", T),
+    "t_half_lr_sim": ("half-learning time at lr/k, decoupled init (gradient descent)", T),
+    "implicit_time": ("implicit-solution time t(b₂)", T),
+    "implicit_b2_target": ("b₂ targets: at p = s/2 and at 0.9 b₂*", ""),
+    "implicit_b2_flow": ("b₂ of the integrated flow at the implicit-solution times", ""),
+    "fixed_point_b1": ("fixed point b₁* = √((b₂*² + c₀)/M)", ""),
+    "fixed_point_b2": ("fixed point b₂*: root of b₂(b₂² + c₀) = M s", ""),
+    "fixed_flow_b2": ("b₂ of the reduced flow long after learning", ""),
+    "Kt_half_sim": ("K × half-learning time, decoupled init (gradient descent)", T),
+    "Kt_half_random_sim": ("K × half-learning time, random init (gradient descent)", T),
+    "K_flow_half_ratio": ("p/s of the flow at K at time t½(K_max) K_max/K", ""),
+    "K_product_sim": ("trained-pathway mean mode product in the K-scan (gradient descent, "
+                      "first seed)", ""),
+    "race_theory": ("minimal race: path products u (shared) and v (private)", ""),
+    "init": ("initialisation", ""), "seed": ("seed", ""), "time": (f"time t = {T}", T),
+    "epoch": ("epoch (full-batch gradient step)", "epochs"), "mode": ("task mode α", ""),
+    "s": ("singular value s_α of Yᵀ", ""), "input_domain": ("input domain i", ""),
+    "output_domain": ("output domain j", ""), "trained": ("pathway (i, j) is trained", ""),
+    "layer": ("layer: input W₁, shared W₂, output W₃", ""),
+    "lr_divisor": ("learning rate lr/k: k", ""), "K": ("trained pathways per domain K", ""),
+    "point": ("implicit-solution point", ""), "race_time": ("time in the minimal race", "τ"),
+    "race_path": ("path in the minimal race", ""),
+    "gain": ("gain σ₀ of the random orthogonal init", ""), "lr": ("learning rate", ""),
+}
+
+
+def label(ds: xr.Dataset) -> xr.Dataset:
+    """Set long_name (and units) from :data:`LABELS` on every variable and coordinate of a
+    routing dataset; raises KeyError naming a variable it does not know."""
+    return dl_observables.label(ds, LABELS, strict=True)

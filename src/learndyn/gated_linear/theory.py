@@ -83,6 +83,8 @@ __all__ = [
     "routing_cases",
     "routing_fixed_point",
     "routing_flow",
+    "routing_level",
+    "routing_predictions",
     "routing_rhs",
     "routing_time",
     "sigma_x",
@@ -437,12 +439,18 @@ def routing_flow(s, b0: float, times, *, M: int, K: int) -> np.ndarray:
     return routing_cases(s, K, times[-1], b0, times / times[-1], M=M)
 
 
+def routing_level(s: float, b0: float, frac: float, *, M: int) -> float:
+    """b2 at which the product reaches p = frac * s from equal init b0: the positive root of
+    b2 (b2^2 + c0) = frac M s, c0 = (M - 1) b0^2."""
+    c0 = (M - 1) * b0**2
+    roots = np.roots([1.0, 0.0, c0, -frac * M * s])
+    return float(max(x.real for x in roots if abs(x.imag) < 1e-9 and x.real > 0))
+
+
 def routing_fixed_point(s: float, b0: float, *, M: int) -> tuple[float, float]:
     """(b1*, b2*): the positive root of b2 (b2^2 + c0) = M s, b1* = sqrt((b2*^2 + c0)/M)."""
-    c0 = (M - 1) * b0**2
-    roots = np.roots([1.0, 0.0, c0, -M * s])
-    b2 = float(max(x.real for x in roots if abs(x.imag) < 1e-9 and x.real > 0))
-    return float(np.sqrt((b2**2 + c0) / M)), b2
+    b2 = routing_level(s, b0, 1.0, M=M)
+    return float(np.sqrt((b2**2 + (M - 1) * b0**2) / M)), b2
 
 
 def routing_time(s: float, b0: float, b2: float, *, M: int, K: int) -> float:
@@ -451,6 +459,43 @@ def routing_time(s: float, b0: float, b2: float, *, M: int, K: int) -> float:
     value, _ = quad(lambda x: 1.0 / ((x * x + c0) * (s - x * (x * x + c0) / M)), b0, b2,
                     epsabs=0.0, epsrel=1e-12, limit=400)
     return value / K
+
+
+def routing_predictions(s, b0: float, times, *, M: int, K: int, ks: Sequence[int]) -> dict:
+    """What the routing reduction predicts, from equal init b0, every flow in one ODE solve.
+
+    Args:
+        s: the task's singular values (modes); times: the record grid (t = step * lr * c).
+        K: trained pathways per domain; ks: the K-scan.
+
+    Returns:
+        ``flow`` (time, layer, mode): (b1, b2, b3) on ``times``; ``fixed_point`` (mode, 2):
+        (b1*, b2*); ``level_b2`` (mode, 2): b2 at p = s/2 and at 0.9 b2*; ``level_time``
+        (mode, 2): their implicit-solution times :func:`routing_time`; ``level_b2_flow``
+        (mode, 2): the integrated flow's b2 at those times; ``k_ratio`` (K, mode): p/s of the
+        flow at K = k and time t_1/2(K_max) K_max/k (1/2 exactly when speed is proportional to
+        K); ``fixed_flow_b2`` (mode): b2 of the flow at 4 times[-1].
+    """
+    s, times = np.asarray(s, np.float64), np.asarray(times, np.float64)
+    r, kmax = len(s), max(ks)
+    fixed = np.array([routing_fixed_point(sa, b0, M=M) for sa in s])
+    levels = np.array([[routing_level(sa, b0, 0.5, M=M), 0.9 * fixed[a, 1]]
+                       for a, sa in enumerate(s)])
+    level_t = np.array([[routing_time(sa, b0, b, M=M, K=K) for b in row]
+                        for sa, row in zip(s, levels)])
+    t_ref = np.array([routing_time(sa, b0, levels[a, 0], M=M, K=kmax) for a, sa in enumerate(s)])
+    cases = [(s, K, times[-1])]  # the flow on the record grid
+    cases += [(s, K, level_t[:, 0]), (s, K, level_t[:, 1])]  # the implicit solution
+    cases += [(s, k, t_ref * kmax / k) for k in ks]  # race: speed ~ K
+    cases += [(s, K, 4.0 * times[-1])]  # the fixed point
+    sol = routing_cases(np.concatenate([c[0] for c in cases]),
+                        np.concatenate([np.broadcast_to(c[1], (r,)) for c in cases]),
+                        np.concatenate([np.broadcast_to(c[2], (r,)) for c in cases]),
+                        b0, times / times[-1], M=M)
+    ends = sol[-1].reshape(3, len(cases), r)  # (layer, case, mode) at the end times
+    return {"flow": sol[:, :, :r], "fixed_point": fixed, "level_b2": levels,
+            "level_time": level_t, "level_b2_flow": ends[1, 1:3].T,
+            "k_ratio": ends.prod(axis=0)[3:3 + len(ks)] / s, "fixed_flow_b2": ends[1, -1]}
 
 
 # ---- the minimal race ------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 Studies: ``induction_heads`` and ``induction_clamping`` (modules of :mod:`learndyn.studies`).
 """
 
-from . import clamps, model, observables
+from . import clamps, model, observables, simulate
 
 STUDIES = ("induction_heads", "induction_clamping")
 
-__all__ = ["STUDIES", "clamps", "model", "observables"]
+__all__ = ["STUDIES", "clamps", "model", "observables", "simulate"]

@@ -34,6 +34,7 @@ values: it costs only the layer-2 scores.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +43,8 @@ import numpy as np
 from ..transformer import Apply, Replace, TwoPass
 from ..transformer.model import NEG
 
-__all__ = ["CONDITIONS", "FLAG_NAMES", "clamp_interventions", "condition_flags"]
+__all__ = ["CONDITIONS", "FLAG_NAMES", "LABELS", "clamp_interventions", "condition_flags",
+           "interventions_of"]
 
 FLAG_NAMES = ("pt_head", "layer1", "match", "copy")
 CONDITIONS = {
@@ -52,6 +54,17 @@ CONDITIONS = {
     "match": ("match",),
     "copy": ("copy",),
     "layer1_copy": ("layer1", "copy"),
+}
+
+
+#: the conditions in the paper's words (for figures)
+LABELS = {
+    "none": "no clamp",
+    "pt_head": "previous-token head",
+    "layer1": "layer 1 (A)",
+    "match": "match (A+B)",
+    "copy": "copy (C)",
+    "layer1_copy": "layer 1 + copy (A+C)",
 }
 
 
@@ -134,3 +147,17 @@ def clamp_interventions(*, n_heads: int, flags: Mapping[str, jax.Array], heads_o
 
     return TwoPass(first, ("blocks.1.attn.hook_pattern", "blocks.1.attn.hook_attn_scores"),
                    build)
+
+
+@cache
+def interventions_of(n_heads: int, pt_head: int, active_head: int, strength: float = 1.0):
+    """``args -> interventions`` for :func:`learndyn.induction_heads.simulate.programs`: the
+    clamp of the condition whose flags are ``args["flags"]``, with the layer-2 heads
+    ``args["heads_on"]`` active and the labels ``args["label_mask"]`` in use. Cached, so that
+    every run of a study shares one compiled program."""
+    def interventions(args):
+        return clamp_interventions(n_heads=n_heads, flags=args["flags"],
+                                   heads_on=args["heads_on"], pt_head=pt_head,
+                                   active_head=active_head, strength=strength,
+                                   label_mask=args["label_mask"])
+    return interventions

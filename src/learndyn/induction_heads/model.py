@@ -24,7 +24,8 @@ import numpy as np
 from ..transformer import TransformerConfig
 from ..transformer import data as tdata
 
-__all__ = ["EVALUATORS", "Setting", "eval_sets", "model_config", "setting", "split_arrays"]
+__all__ = ["EVALUATORS", "Setting", "eval_sets", "heldout_pairs", "model_config", "setting",
+           "split_arrays"]
 
 EVALUATORS = ("fsl_train", "fsl_val_rl", "fsl_train_valex", "fsl_test_class")
 
@@ -59,6 +60,12 @@ def setting(config: Any) -> Setting:
         "fsl_test_class": tdata.Split((c_tr, c_all), (0, e_tr), train_pairs, True),
     }
     return Setting(table, splits, model_config(config))
+
+
+def heldout_pairs(n_labels: int) -> int:
+    """The paper's label-pair split: a fifth of the L(L-1)/2 unordered pairs held out
+    (5 labels: 8/2, 10: 36/9, 15: 84/21)."""
+    return n_labels * (n_labels - 1) // 2 // 5
 
 
 def model_config(config: Any, n_labels: int | None = None) -> TransformerConfig:

@@ -35,6 +35,7 @@ __all__ = [
     "metrics",
     "phase_change_time",
     "plateau_duration",
+    "run_end",
 ]
 
 LN2 = float(np.log(2.0))
@@ -147,3 +148,10 @@ def drop_ratio(times: np.ndarray, loss: np.ndarray, *, high: float = 0.6,
     if not np.isfinite(t_low) or t_high <= 0:
         return float("inf")
     return (t_low - t_high) / t_high
+
+
+def run_end(times: np.ndarray, loss: np.ndarray) -> float:
+    """The last recorded time of a run whose later records are NaN (a run stopped early),
+    from its loss [seed, time]; NaN if nothing was recorded."""
+    finite = np.isfinite(np.asarray(loss)).all(axis=0)
+    return float(np.asarray(times)[finite][-1]) if finite.any() else float("nan")

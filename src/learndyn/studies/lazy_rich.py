@@ -1,40 +1,35 @@
-"""Study ``lazy_rich``: exact learning dynamics of lambda-balanced two-layer linear networks.
+r"""Study ``lazy_rich``: exact learning dynamics of lambda-balanced two-layer linear networks.
 
 Dominé, Anguita, Proca, Braun, Kunin, Mediano & Saxe, *From Lazy to Rich: Exact Learning
 Dynamics in Deep Linear Networks*, ICLR 2025. A two-layer linear network whose layers start
-lambda-balanced (W2^T W2 - W1 W1^T = lambda I) has closed-form network function W2 W1 and
-representations W1^T W1, W2 W2^T for all time (:mod:`learndyn.deep_linear.balanced`); the
-relative scale lambda moves learning from rich (lambda = 0, small weights: sigmoidal loss, moving
-kernel, task-specific representations) to lazy (|lambda| large: exponential loss, frozen NTK, a
-large task-agnostic layer).
+lambda-balanced, :math:`W_2^\top W_2 - W_1 W_1^\top = \lambda I`, has a closed-form network
+function :math:`W_2W_1` and representations :math:`W_1^\top W_1`, :math:`W_2W_2^\top` for all
+time (:mod:`learndyn.deep_linear.balanced`); lambda moves learning from rich (lambda = 0, small
+weights: sigmoidal loss, moving kernel, task-specific representations) to lazy (|lambda| large:
+exponential loss, frozen NTK, a large task-agnostic layer).
 
-The study trains, for every seed (vmapped) and every lambda (vmapped inside the state), by
-full-batch gradient descent from the same initial weights that start the closed forms:
-- the sweep: N_i = N_h = N_o = ``n``, Haar-random rotations, product singular values ``a0``;
-- unequal dimensions (N_i, N_h, N_o) = ``unequal_dims`` (factor propagation B3);
-- reversal: a 1-1-1 net trained to a = s whose target flips to -s (closed form B4).
-A float64 gradient-flow integration (``flow_check``) is the numerical reference.
-Figures and checks: :mod:`learndyn.deep_linear.lazy_rich_report`.
+Gradient descent (:func:`learndyn.deep_linear.simulate.train_balanced`; seeds and lambdas
+vmapped) starts from the float64 weights that start the closed forms, in three groups: the
+sweep (N_i = N_h = N_o = ``n``, Haar-random rotations, product singular values ``a0``), unequal
+widths ``unequal_dims`` (factor propagation B3), and reversal (a 1-1-1 net trained to a = s
+whose target flips to -s; closed form B4). Float64 gradient flow is the numerical reference.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, partial
 from typing import Literal
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..core import plotting
 from ..core.config import Config, ConfigError, param
-from ..core.engine import record_steps, simulate
-from ..core.study import Preset, Progress, Study
-from ..deep_linear import balanced, data, model, observables
-from ..deep_linear.lazy_rich_report import checks, figures
+from ..core.engine import record_steps
+from ..core.study import Check, Preset, Progress, Study
+from ..deep_linear import data, model, observables, plots, simulate, theory
 
-__all__ = ["STUDY", "LazyRichConfig", "run"]
+__all__ = ["STUDY", "LazyRichConfig", "checks", "figures", "run", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +52,11 @@ class LazyRichConfig(Config):
     unequal_dims: tuple[int, ...] = param((3, 4, 5), "(N_i, N_h, N_o) of the unequal sweep", gt=0)
     unequal_singular_values: tuple[float, ...] = param((3.0, 2.0, 1.0),
                                                        "unequal sweep: task singular values", gt=0)
-    unequal_lams: tuple[float, ...] = param((0.5, 2.0), "unequal sweep: lambdas (empty: none)")
+    unequal_lams: tuple[float, ...] = param((0.5, 2.0), "unequal sweep: lambdas (empty: none)",
+                                    empty_ok=True)
     reversal_s: float = param(1.0, "reversal: mode strength s (trained to s, target flips)", gt=0)
     reversal_lams: tuple[float, ...] = param((0.0, 0.5, 1.0, 2.0),
-                                             "reversal: lambdas (empty: none)")
+                                             "reversal: lambdas (empty: none)", empty_ok=True)
     store_matrices: bool = param(True, "store the matrices over time (else errors and scalars)")
 
     def validate(self) -> None:
@@ -96,6 +92,21 @@ class LazyRichConfig(Config):
     def num_steps(self) -> int:
         return int(round(self.t_max / self.lr))
 
+    @property
+    def s1(self) -> float:
+        """Largest singular value of the sweep's task."""
+        return float(max(self.singular_values))
+
+    @property
+    def s1_unequal(self) -> float:
+        """Largest singular value of the unequal sweep's task."""
+        return float(max(self.unequal_singular_values))
+
+    @property
+    def lazy_lam(self) -> float:
+        """The lambda of largest |lambda| (the positive one on a tie): the lazy end."""
+        return float(max(self.lams, key=lambda lam: (abs(lam), lam)))
+
 
 def make_tasks(config: LazyRichConfig) -> dict[str, data.Task]:
     """The sweep's task (and the unequal sweep's), toy tasks with X = I, c = 1."""
@@ -108,246 +119,348 @@ def make_tasks(config: LazyRichConfig) -> dict[str, data.Task]:
     return tasks
 
 
-# ---- simulation ---------------------------------------------------------------------------
-def _group_init(key, dims, g, *, aligned: bool, saddle_free: bool):
-    """lambda-balanced weights for every lambda of a group, sharing rotations and a."""
-    n_i, n_h, n_o = dims
-    # one Gaussian draw for all three rotations (each random draw compiles separately)
-    gauss = jax.random.normal(key, (n_o * n_o + n_i * n_i + n_h * n_h,), dtype=jnp.float64)
-    cut = np.cumsum([n_o * n_o, n_i * n_i])
-    U0, V0, R = (model.orthogonal_factor(x.reshape(n, n))
-                 for x, n in zip(jnp.split(gauss, cut), (n_o, n_i, n_h)))
-    if aligned:
-        U0, V0 = g["U"], g["V"]
-    elif saddle_free:
-        U0 = model.saddle_free(U0, V0, g["sigma"])
-    return jax.vmap(lambda lam: model.lambda_balanced_init(
-        key, dims, lam, a=g["a"], U0=U0, V0=V0, R=R))(g["lams"])
-
-
-def _unit_init(key, dims, a, lam):
-    one = jnp.ones((1, 1))
-    return model.lambda_balanced_init(key, dims, lam, a=a, U0=one, V0=one, R=one)
-
-
-@cache
-def _trainer(groups: tuple, dtype: str, aligned: bool):
-    """(init, step, observe) for the groups ((name, dims), ...); cached for re-use."""
-    dt = jnp.dtype(dtype)
-
-    def init(key, args):
-        w0 = {}
-        for (name, dims), k in zip(groups, jax.random.split(key, len(groups))):
-            g = args[name]
-            if name == "reversal":  # trained to a = s: U0 = V0 = R = 1
-                w0[name] = jax.vmap(partial(_unit_init, k, dims, g["a"]))(g["lams"])
-            else:
-                w0[name] = _group_init(k, dims, g, aligned=aligned, saddle_free=name == "main")
-        return {"w": jax.tree.map(lambda x: x.astype(dt), w0), "w0": w0}
-
-    def step(state, key, t, args):
-        lr = args["lr"].astype(dt)
-        new = {}
-        for name, _ in groups:
-            batch = {k: args[name][k] for k in ("X", "Y", "c")}
-
-            def gd(w, batch=batch):
-                grads = jax.grad(model.loss)(w, batch)
-                return jax.tree.map(lambda p, q: p - lr * q, w, grads)
-
-            new[name] = jax.vmap(gd)(state["w"][name])
-        return {"w": new, "w0": state["w0"]}
-
-    def observe(state, args):
-        out = {}
-        for name, _ in groups:
-            W1, W2 = state["w"][name]
-            out[f"{name}/W1"], out[f"{name}/W2"] = W1.astype(jnp.float64), W2.astype(jnp.float64)
-            batch = {k: args[name][k] for k in ("X", "Y", "c")}
-            out[f"{name}/loss"] = jax.vmap(model.loss, in_axes=(0, None))((W1, W2), batch)
-        return out
-
-    return init, step, observe
-
-
-def _groups(config: LazyRichConfig, tasks) -> tuple[tuple, dict]:
-    """Static group specs and their args (data, lambdas, product singular values)."""
-    specs, args = [], {"lr": jnp.asarray(config.lr)}
-    for name, task in tasks.items():
-        dims = ((config.n,) * 3 if name == "main" else tuple(config.unequal_dims))
-        lams = config.lams if name == "main" else config.unequal_lams
-        U, _, Vt = np.linalg.svd(task.sigma_yx)
-        specs.append((name, dims))
-        args[name] = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in dict(
-            X=task.X, Y=task.Y, c=task.c, sigma=task.sigma_yx, U=U, V=Vt.T, lams=lams,
-            a=config.a0).items()}
-    if config.reversal_lams:
-        s = config.reversal_s
-        specs.append(("reversal", (1, 1, 1)))
-        args["reversal"] = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in dict(
-            X=[[1.0]], Y=[[-s]], c=1.0, lams=config.reversal_lams, a=s).items()}
-    return tuple(specs), args
-
-
-# ---- theory -------------------------------------------------------------------------------
-def _closed_form(W1, W2, sigma, times):
-    """B3 for every network; B2 where it applies (equal dims, cond(B) <= 1e12), NaN elsewhere.
-
-    Returns (theory, b2_minus_b3): the theory uses B2 where available, else B3.
-    """
-    b3 = balanced.qqt_propagate(W1, W2, sigma, times)
-    n_i, n_h, n_o = W1.shape[-1], W1.shape[-2], W2.shape[-2]
-    if not n_i == n_h == n_o:
-        return b3, None
-    lam = balanced.lambda_of(W1, W2)
-    ok = balanced.b_condition(W1, W2, sigma, lam) <= balanced.COND_MAX
-    theory, diff = {}, {}
-    b2 = balanced.qqt_diagonal(W1[ok], W2[ok], sigma, times, lam=lam[ok]) if ok.any() else None
-    for key, value in b3.items():
-        theory[key] = value.copy()
-        diff[key] = np.full(value.shape, np.nan)
-        if b2 is not None:
-            theory[key][ok] = b2[key]
-            diff[key][ok] = b2[key] - value[ok]
-    return theory, diff
-
-
-def _max_abs(a, axes=(-2, -1)):
-    return np.max(np.abs(a), axis=axes)
-
-
-def _blocks_of(W1, W2):
-    return {k: np.asarray(v) for k, v in balanced.representations(W1, W2).items()}
-
-
-def _group_dataset(name, task, rec, w0, times, config, lam_dim, flow=None) -> dict:
-    """Variables of one sweep group: sim, theory, errors (dims seed, lam, time, ...)."""
-    W1_0, W2_0 = (np.asarray(w) for w in w0)
-    sim = _blocks_of(rec[f"{name}/W1"], rec[f"{name}/W2"])  # (seed, time, lam, ...)
-    sim = {k: np.moveaxis(v, 1, 2) for k, v in sim.items()}  # (seed, lam, time, ...)
-    theory, b2_b3 = _closed_form(W1_0, W2_0, task.sigma_yx, times)
-    lams = np.asarray(config.lams if name == "main" else config.unequal_lams)
-    pre = "" if name == "main" else "unequal_"
-    dims_t = ("seed", lam_dim, "time")
-    mat = {"W2W1": ("out", "in"), "W1tW1": ("in", "in2"), "W2W2t": ("out", "out2")}
-    if name != "main":
-        mat = {k: tuple(f"{d}_u" for d in v) for k, v in mat.items()}
-    short = {"W2W1": "function", "W1tW1": "rep_in", "W2W2t": "rep_out"}
-    out = {}
-    for key, label in short.items():
-        if config.store_matrices:
-            out[f"{pre}{label}_sim"] = (dims_t + mat[key], sim[key])
-            out[f"{pre}{label}_theory"] = (dims_t + mat[key], theory[key])
-        out[f"{pre}{label}_error"] = (dims_t, _max_abs(sim[key] - theory[key]))
-    loss_th = 0.5 * np.sum((theory["W2W1"] - task.sigma_yx) ** 2, axis=(-2, -1)) + task.loss_offset
-    out[f"{pre}loss_sim"] = (dims_t, np.moveaxis(rec[f"{name}/loss"], 1, 2).astype(np.float64))
-    out[f"{pre}loss_theory"] = (dims_t, loss_th)
-    W1s, W2s = (np.moveaxis(rec[f"{name}/{k}"], 1, 2) for k in ("W1", "W2"))
-    n_h = W1s.shape[-2]
-    imbalance = np.swapaxes(W2s, -1, -2) @ W2s - W1s @ np.swapaxes(W1s, -1, -2)
-    out[f"{pre}balance_error_sim"] = (dims_t, _max_abs(
-        imbalance - lams[None, :, None, None, None] * np.eye(n_h)))
-    if b2_b3 is not None:
-        out["b2_b3_error"] = (("seed", lam_dim), np.max(
-            [_max_abs(v, (-3, -2, -1)) for v in b2_b3.values()], axis=0))
-    if flow is not None:
-        ref = _blocks_of(*flow)
-        out[f"{pre}theory_flow_error"] = (dims_t, np.max(
-            [_max_abs(theory[k] - ref[k]) for k in theory], axis=0))
-        f1, f2 = flow
-        imbalance = np.swapaxes(f2, -1, -2) @ f2 - f1 @ np.swapaxes(f1, -1, -2)
-        out[f"{pre}balance_error_flow"] = (dims_t, _max_abs(
-            imbalance - lams[None, :, None, None, None] * np.eye(n_h)))
-    if name == "main":
-        out.update(_main_observables(task, sim, theory, W1_0, W2_0, config))
-    return out
-
-
-def _main_observables(task, sim, theory, W1_0, W2_0, config) -> dict:
-    """Mode strengths, NTK movement, representation change; closed form at t_limit vs B6."""
-    dims_t = ("seed", "lam", "time")
-    out = {}
-    for src, blocks in (("sim", sim), ("theory", theory)):
-        u = np.einsum("or,...oi,ir->...r", task.U, blocks["W2W1"], task.V)
-        out[f"mode_strength_{src}"] = (dims_t + ("mode",), u)
-        r_in, r_out = blocks["W1tW1"], blocks["W2W2t"]
-        out[f"ntk_distance_{src}"] = (dims_t, observables.ntk_distance(
-            r_in[:, :, :1], r_out[:, :, :1], r_in, r_out, task.X))
-        out[f"rep_in_change_{src}"] = (dims_t, observables.relative_change(r_in, r_in[:, :, :1]))
-        out[f"rep_out_change_{src}"] = (dims_t, observables.relative_change(
-            r_out, r_out[:, :, :1]))
-    late = balanced.qqt_trajectory(W1_0, W2_0, task.sigma_yx, [config.t_limit])
-    err = []
-    for lam_i, lam in enumerate(config.lams):
-        limit = balanced.final_representations(task.sigma_yx, lam)
-        err.append(np.max([_max_abs(late[k][:, lam_i, 0] - limit[k]) for k in limit], axis=0))
-    out["limit_error"] = (("seed", "lam"), np.stack(err, axis=1))
-    eig = {k: np.linalg.eigvalsh(sim[k][:, :, -1])[..., ::-1] for k in ("W1tW1", "W2W2t")}
-    out["rep_in_eig_sim"] = (("seed", "lam", "mode"), eig["W1tW1"][..., : len(task.s)])
-    out["rep_out_eig_sim"] = (("seed", "lam", "mode"), eig["W2W2t"][..., : len(task.s)])
-    minus, plus = model.split_squares(task.s[None, :] ** 2,
-                                         np.asarray(config.lams)[:, None])
-    out["rep_in_eig_limit"] = (("lam", "mode"), np.asarray(minus))
-    out["rep_out_eig_limit"] = (("lam", "mode"), np.asarray(plus))
-    return out
-
-
-def _reversal(config, rec, final_w0, times) -> dict:
-    """Reversal: closed form B4, factor propagation B3 and gradient descent (first seed)."""
-    s, lams = config.reversal_s, np.asarray(config.reversal_lams)
-    theory = np.asarray(balanced.mode_trajectory(-s, s, times, lams)).T  # (lam, time)
-    W1_0, W2_0 = (np.asarray(w)[0] for w in final_w0)
-    factor = balanced.qqt_propagate(W1_0, W2_0, [[-s]], times)["W2W1"][..., 0, 0]
-    W1, W2 = rec["reversal/W1"][0], rec["reversal/W2"][0]  # (time, lam, 1, 1)
-    sim = (W2 @ W1)[..., 0, 0].T
-    dims = ("lam_reversal", "time")
-    return {"reversal_theory": (dims, theory), "reversal_factor": (dims, factor),
-            "reversal_sim": (dims, sim)}
-
-
+# ---- run -----------------------------------------------------------------------------------
 def run(config: LazyRichConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """Simulate every group for all seeds and evaluate the closed forms from the same weights."""
-    tasks = make_tasks(config)
+    return run_batch([config], seeds=seeds, progress=progress)[0]
+
+
+def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Dataset]:
+    """:func:`run` for configs differing only in ``a0`` and ``data_seed`` (one program)."""
+    config = configs[0]
     steps = record_steps(config.num_steps, config.num_records, spacing="linear")
     times = steps * config.lr
-    specs, args = _groups(config, tasks)
-    init, step, observe = _trainer(specs, config.dtype, config.aligned)
-    rec = simulate(init, step, observe, seeds=seeds, record_at=steps, args=args,
-                   progress=progress, label="gradient descent, all lambdas")
-    w0 = {name: tuple(np.asarray(w) for w in rec.final["w0"][name]) for name, _ in specs}
-    values = rec.values
+    tasks, groups = [make_tasks(c) for c in configs], []
+    for c, task in zip(configs, tasks):
+        groups.append({"main": simulate.balanced_group(task["main"], (c.n,) * 3, c.lams, c.a0,
+                                                       saddle_free=True)})
+        if "unequal" in task:
+            groups[-1]["unequal"] = simulate.balanced_group(task["unequal"], c.unequal_dims,
+                                                            c.unequal_lams, c.a0)
+        if c.reversal_lams:
+            groups[-1]["reversal"] = simulate.reversal_group(c.reversal_s, c.reversal_lams)
+    runs = simulate.train_balanced(groups, lr=config.lr, record_at=steps, seeds=seeds,
+                                   dtype=config.dtype, aligned=config.aligned,
+                                   progress=progress, label="gradient descent, all lambdas")
+    return [_dataset(c, task, rec, w0, times, steps, seeds)
+            for c, task, (rec, w0) in zip(configs, tasks, runs)]
+
+
+def _dataset(config, tasks, rec, w0, times, steps, seeds) -> xr.Dataset:
+    """Simulation beside theory for one config."""
     flows = {}
     if config.flow_check:
-        names = list(tasks)
-        nets = [(*w0[n], tasks[n].sigma_yx) for n in names]
-        flows = dict(zip(names, balanced.gradient_flow_many(nets, times)))
-    variables = _group_dataset("main", tasks["main"], values, w0["main"], times, config, "lam",
-                               flows.get("main"))
+        nets = [(*w0[n], tasks[n].sigma_yx) for n in tasks]
+        flows = dict(zip(tasks, theory.gradient_flow_many(nets, times)))
+    ds = simulate.balanced_dataset(tasks["main"], rec, "main", w0["main"], config.lams, times,
+                                   flow=flows.get("main"), store_matrices=config.store_matrices,
+                                   t_limit=config.t_limit)
     if "unequal" in tasks:
-        variables.update(_group_dataset("unequal", tasks["unequal"], values, w0["unequal"],
-                                        times, config, "lam_unequal", flows.get("unequal")))
+        unequal = simulate.balanced_dataset(
+            tasks["unequal"], rec, "unequal", w0["unequal"], config.unequal_lams, times,
+            flow=flows.get("unequal"), lam_dim="lam_unequal", suffix="_u",
+            store_matrices=config.store_matrices).drop_dims("mode")
+        for name in unequal.data_vars:
+            unequal[name].attrs["long_name"] = "unequal widths: " + unequal[name].attrs["long_name"]
+        ds = ds.merge(unequal.rename({v: f"unequal_{v}" for v in unequal.data_vars}))
     if config.reversal_lams:
-        variables.update(_reversal(config, values, w0["reversal"], times))
-    main = tasks["main"]
-    coords = {
-        "seed": list(seeds),
-        "lam": list(config.lams),
-        "time": times,
-        "step": ("time", steps),
-        "mode": np.arange(1, len(main.s) + 1),
-        "s": ("mode", main.s),
-    }
-    if "unequal" in tasks:
-        coords["lam_unequal"] = list(config.unequal_lams)
+        ds = ds.merge(simulate.reversal(config.reversal_s, config.reversal_lams, rec,
+                                        w0["reversal"], times))
+    ds = ds.assign_coords(seed=list(seeds), time=times, step=("time", steps),
+                          mode=np.arange(1, len(config.singular_values) + 1),
+                          s=("mode", tasks["main"].s))
+    return observables.label(ds)
+
+
+# ---- checks --------------------------------------------------------------------------------
+def checks(ds: xr.Dataset, config: LazyRichConfig) -> list[Check]:
+    """The paper's claims on this run, with their tolerances and why.
+
+    Closed form vs float64 gradient flow (rtol 1e-11) <= 1e-8, the flow keeping the
+    lambda-balance to 1e-9 (integration error only); B2 vs B3, two stable evaluations of one
+    solution, <= 1e-9. Gradient descent vs closed form <= 2 eta s1 per block, balance drift
+    <= 3 eta s1: GD is the Euler discretisation of the flow (an O(eta) error; it breaks the
+    balance by eta^2 (W1 E^T E W1^T - W2^T E E^T W2) per step). Closed form at t_limit vs
+    its t -> infinity limit <= 1e-8. +-lambda: loss and mode strengths equal to 1e-10
+    (theory) and 1e-5 (float64 GD, whose balance drift breaks the symmetry at O(eta^2) per
+    step), S(T) to 1e-8. The NTK distance S(T) falls strictly with |lambda| (theory and GD)
+    and S(T; 0) >= 10 S(T; lazy end). At the lazy end (largest |lambda|) the large layer's
+    representation changes by <= 10% and the small layer's by >= 90%; at lambda = 0 both by
+    >= 90% (from O(a0) to O(s)). The rich loss accelerates >= 10x (a plateau, then drops),
+    the lazy one <= 1.5x (exponential). Reversal: at lambda = 0 the closed form never crosses
+    zero; for lambda != 0 it ends within 1e-8 of -s; B3 agrees with B4 to 1e-8 before
+    round-off can leave the saddle (t <= 15/s); GD follows it within 2 eta s.
+    """
+    eta, s1, lams = config.lr, config.s1, np.asarray(config.lams)
+    end = ds.isel(time=-1)
+    out: list[Check] = []
+
+    def add(test, id, name, value, threshold, claim):
+        out.append((Check.at_most if test == "<=" else Check.at_least)(
+            id, name, value, threshold, claim))
+
+    if config.flow_check:
+        add("<=", "closed_form_vs_flow", "closed form vs float64 gradient flow (max abs)",
+            ds.theory_flow_error.max(), 1e-8, "W2W1, W1^T W1 and W2W2^T follow the exact solution")
+        add("<=", "flow_balance", "gradient flow: lambda-balance error",
+            ds.balance_error_flow.max(), 1e-9, "W2^T W2 - W1 W1^T = lambda I is conserved")
+    if np.isfinite(ds.b2_b3_error.values).any():
+        add("<=", "b2_vs_b3", "diagonal form B2 vs factor propagation B3",
+            ds.b2_b3_error.max(), 1e-9, "the two stable evaluations of the solution agree")
+    for name, label in (("function", "W2W1"), ("rep_in", "W1^T W1"), ("rep_out", "W2W2^T")):
+        add("<=", f"gd_vs_closed_form_{name}", f"gradient descent vs closed form: {label} / "
+            "(eta s1)", ds[f"{name}_error"].max() / (eta * s1), 2.0,
+            "theory = simulation for the network function and both representations")
+    add("<=", "gd_balance_drift", "gradient descent: lambda-balance drift / (eta s1)",
+        ds.balance_error_sim.max() / (eta * s1), 3.0,
+        "gradient descent keeps the lambda-balance up to its O(eta) discretisation")
+    add("<=", "final_representations", "closed form at t_limit vs V(Lambda - lambda/2)V^T, "
+        "U(Lambda + lambda/2)U^T", ds.limit_error.max(), 1e-8,
+        "the final representations are the closed-form t -> infinity limits")
+    if np.isin(-lams[lams > 0], lams).any():
+        def mirror(*names, at=ds):
+            return max(observables.mirror_difference(at[n].transpose("lam", ...).values, lams, 0)
+                       for n in names)
+
+        add("<=", "sign_symmetry_theory", "+-lambda: loss and mode strengths (theory)",
+            mirror("loss_theory", "mode_strength_theory"), 1e-10,
+            "the network function depends on lambda^2 only (equal dims)")
+        if config.dtype == "float64":
+            add("<=", "sign_symmetry_gd", "+-lambda: loss and mode strengths (float64 GD)",
+                mirror("loss_sim", "mode_strength_sim"), 1e-5,
+                "loss curves are identical for +lambda and -lambda")
+        add("<=", "sign_symmetry_ntk", "+-lambda: NTK distance S(T) (theory)",
+            mirror("ntk_distance_theory", at=end), 1e-8,
+            "the NTK depends on lambda^2 only (equal dims)")
+    lazy = config.lazy_lam
+    for src in ("theory", "sim"):
+        final = end[f"ntk_distance_{src}"].transpose("seed", "lam")
+        if len(np.unique(np.abs(lams))) > 1:
+            add("<=", f"ntk_falls_{src}", f"S(T): steps in |lambda| where it does not fall "
+                f"({src})", observables.count_not_falling(final.values, lams), 0,
+                "NTK movement falls monotonically as |lambda| grows")
+        if 0.0 in lams and lazy != 0:
+            ratio = final.sel(lam=0.0) / final.sel(lam=lams[np.abs(lams) == abs(lazy)]).max("lam")
+            add(">=", f"ntk_rich_vs_lazy_{src}", f"S(T) at lambda = 0 / S(T) at |lambda| = "
+                f"{abs(lazy):g} ({src})", ratio.min(), 10.0,
+                "the kernel moves by orders of magnitude less when lazy")
+    change = {k: end[f"{k}_change_sim"] for k in ("rep_in", "rep_out")}
+    pos, neg = lams[lams > 0], lams[lams < 0]  # the lazy ends on either side
+    for lam in ([pos.max()] if pos.size else []) + ([neg.min()] if neg.size else []):
+        side, big, small = ("pos", "rep_out", "rep_in") if lam > 0 else ("neg", "rep_in",
+                                                                          "rep_out")
+        add("<=", f"lazy_{side}_{big}_frozen", f"lambda = {lam:g}: {big} relative change",
+            change[big].sel(lam=lam).max(), 0.1,
+            "lazy: the large layer's representation stays put (task-agnostic)")
+        add(">=", f"lazy_{side}_{small}_learned", f"lambda = {lam:g}: {small} relative change",
+            change[small].sel(lam=lam).min(), 0.9,
+            "lazy: the small layer's representation still becomes task-specific")
+    acc = observables.loss_acceleration(ds.time.values,
+                                        ds.loss_sim.transpose("seed", "lam", "time").values)
+    if 0.0 in lams:
+        add(">=", "rich_reps_learned", "lambda = 0: smaller of the two representation changes",
+            min(change["rep_in"].sel(lam=0.0).min(), change["rep_out"].sel(lam=0.0).min()), 0.9,
+            "rich: both representations are learned from O(a0) to O(s)")
+        add(">=", "rich_loss_sigmoidal", "lambda = 0: loss acceleration max(-dlnL/dt) / "
+            "initial (least over seeds)", acc[:, lams == 0.0].min(), 10.0,
+            "rich: sigmoidal loss, a plateau followed by fast drops")
+    if lazy != 0:
+        add("<=", "lazy_loss_exponential", f"|lambda| = {abs(lazy):g}: loss acceleration "
+            "(largest over seeds)", acc[:, np.abs(lams) == abs(lazy)].max(), 1.5,
+            "lazy: exponential loss, constant rate from the start")
+    if config.unequal_lams:
+        if config.flow_check:
+            add("<=", "unequal_closed_form_vs_flow", "unequal dims: factor propagation B3 vs "
+                "float64 gradient flow", ds.unequal_theory_flow_error.max(), 1e-8,
+                "the closed form holds for unequal layer widths")
+            add("<=", "unequal_flow_balance", "unequal dims: gradient flow lambda-balance error",
+                ds.unequal_balance_error_flow.max(), 1e-9,
+                "lambda-balance is conserved for unequal widths")
+        err = max(float(ds[f"unequal_{k}_error"].max()) for k in ("function", "rep_in", "rep_out"))
+        add("<=", "unequal_gd_vs_closed_form", "unequal dims: gradient descent vs closed form "
+            "(all blocks) / (eta s1)", err / (eta * config.s1_unequal), 2.0,
+            "theory = simulation for unequal layer widths")
     if config.reversal_lams:
-        coords["lam_reversal"] = list(config.reversal_lams)
-    ds = xr.Dataset(variables, coords=coords)
-    ds["time"].attrs["units"] = "tau"
-    ds.attrs["s1"] = float(main.s[0])
-    ds.attrs["sim_dtype"] = config.dtype
-    if "unequal" in tasks:
-        ds.attrs["s1_unequal"] = float(tasks["unequal"].s[0])
-    return ds
+        out += _reversal_checks(ds, config)
+    return out
+
+
+def _reversal_checks(ds: xr.Dataset, config: LazyRichConfig) -> list[Check]:
+    s, lams, th = config.reversal_s, np.asarray(config.reversal_lams), ds.reversal_theory
+    out = []
+    if 0.0 in lams:
+        out.append(Check.at_least(
+            "reversal_stalls", "reversal, lambda = 0 (closed form): fraction of times with "
+            "a(t) > 0", np.mean(th.sel(lam_reversal=0.0).values > 0), 1.0,
+            "zero-balanced networks stall at the saddle and never reverse"))
+    if np.any(lams != 0):
+        final = th.sel(lam_reversal=lams[lams != 0]).isel(time=-1).values
+        out.append(Check.at_most(
+            "reversal_completes", f"reversal, lambda != 0 (closed form): |a(T) + s| at T = "
+            f"{config.t_max:g}", np.max(np.abs(final + s)), 1e-8,
+            "unbalanced networks escape the saddle and complete the reversal"))
+    early = ds.time <= 15.0 / s
+    out.append(Check.at_most(
+        "reversal_b3_vs_b4", "reversal: factor propagation B3 vs closed form B4 (t <= 15/s)",
+        np.abs(ds.reversal_factor - th).where(early).max(), 1e-8,
+        "the matrix solution handles the singular (anti-aligned) start"))
+    out.append(Check.at_most(
+        "reversal_gd", "reversal: gradient descent vs closed form / (eta s)",
+        np.abs(ds.reversal_sim - th).max() / (config.lr * s), 2.0,
+        "gradient descent follows the reversal (and stalls at lambda = 0)"))
+    return out
+
+
+# ---- figures -------------------------------------------------------------------------------
+TIME = r"time $t/\tau$"
+
+
+def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
+    """Loss over lambda, NTK movement, representations, theory vs simulation, reversal."""
+    lams, t = np.asarray(config.lams), ds.time.values
+    shown, colors = plots.spread(lams), plots.lambda_colors(lams)
+    keys = [(rf"$\lambda = {lam:.2g}$", colors[lam]) for lam in shown]
+    out = {}
+
+    fig, axes = plotting.figure(3 if config.unequal_lams else 2, width=3.5)
+    ax = axes[0, 0]
+    plots.curves(ax, t, ds.loss_theory, ds.loss_sim, shown, colors, log=True)
+    loss0 = float(ds.loss_theory.isel(time=0).max())
+    ax.set(yscale="log", ylim=(1e-6 * loss0, 2 * loss0), xlabel=TIME, ylabel=r"loss $L$",
+           title="loss (dashed: $\\lambda < 0$)")
+    acc = {src: observables.loss_acceleration(t, ds[f"loss_{src}"].transpose(
+        "seed", "lam", "time").values).mean(axis=0) for src in ("theory", "sim")}
+    plots.versus_lambda(axes[0, 1], lams, acc["theory"], acc["sim"])
+    plots.lambda_axis(axes[0, 1], lams)
+    axes[0, 1].set(yscale="log", ylabel=r"peak rate $-d\ln L/dt$ / initial rate",
+                   title="sigmoidal (rich) to exponential (lazy)")
+    if config.unequal_lams:
+        ax = axes[0, 2]
+        for lam, c in zip(config.unequal_lams, plotting.colors(len(config.unequal_lams))):
+            plotting.theory_line(ax, t, np.exp(np.log(ds.unequal_loss_theory.sel(
+                lam_unequal=lam)).mean("seed")), color=c)
+            plotting.sim_band(ax, t, np.exp(np.log(ds.unequal_loss_sim.sel(
+                lam_unequal=lam).values).mean(axis=0, keepdims=True)), color=c, max_markers=25)
+            keys.append((rf"$\lambda = {lam:g}$, unequal", c))
+        n_i, n_h, n_o = config.unequal_dims
+        ax.set(yscale="log", xlabel=TIME, ylabel=r"loss $L$",
+               title=rf"unequal widths $({n_i}, {n_h}, {n_o})$")
+    plots.legend_below(fig, keys)
+    out["loss"] = plotting.captioned(fig, (
+        "Loss for each lambda: at lambda = 0 it falls in plateaus and drops (rich), at large "
+        "|lambda| exponentially from the start (lazy); +lambda and -lambda give the same curve "
+        "(dashed on solid); the acceleration max(-dlnL/dt)/initial rate summarises the shape, "
+        "and gradient descent (markers) lies on the closed form within O(eta)."))
+
+    fig, axes = plotting.figure(2, width=3.5)
+    plots.curves(axes[0, 0], t, ds.ntk_distance_theory, ds.ntk_distance_sim, shown, colors)
+    end = ds.ntk_distance_theory.isel(time=-1).mean("seed")
+    axes[0, 0].set(xlabel=TIME, ylabel=r"kernel distance $S(t)$", title="NTK movement",
+                   yscale="log", ylim=(0.3 * float(end.min()), 2 * float(
+                       ds.ntk_distance_theory.max())))
+    plots.versus_lambda(axes[0, 1], lams, end, ds.ntk_distance_sim.isel(time=-1).mean("seed"))
+    plots.lambda_axis(axes[0, 1], lams)
+    axes[0, 1].set(yscale="log", ylabel=r"$S(T)$", title=f"at the end, $T = {t[-1]:g}$")
+    plots.legend_below(fig, keys[:len(shown)])
+    out["ntk"] = plotting.captioned(fig, (
+        "Kernel distance S(t) = 1 - <K(0), K(t)>/(|K(0)| |K(t)|) of the NTK from its initial "
+        "value: it moves most at lambda = 0 and orders of magnitude less as |lambda| grows, the "
+        "same for +lambda and -lambda; theory and gradient descent agree."))
+
+    fig, axes = plotting.figure(3, width=3.5)
+    for name, c, label in (("rep_in", "C0", r"input side $W_1^\top W_1$"),
+                           ("rep_out", "C3", r"output side $W_2W_2^\top$")):
+        at_end = ds.isel(time=-1)
+        plots.versus_lambda(axes[0, 0], lams, at_end[f"{name}_change_theory"].mean("seed"),
+                            at_end[f"{name}_change_sim"].mean("seed"), color=c, label=label)
+    axes[0, 0].set(yscale="log", ylabel=r"$\|R(T) - R(0)\|_F / \|R(0)\|_F$",
+                   title="representation change")
+    axes[0, 0].legend(fontsize=8, loc="lower center")
+    mode_colors = plotting.colors(ds.sizes["mode"])
+    for ax, name, title in (
+            (axes[0, 1], "rep_in", r"$W_1^\top W_1 \to V(\Lambda - \lambda/2)V^\top$"),
+            (axes[0, 2], "rep_out", r"$W_2W_2^\top \to U(\Lambda + \lambda/2)U^\top$")):
+        for m, c in zip(ds.mode.values, mode_colors):
+            plots.versus_lambda(ax, lams, ds[f"{name}_eig_limit"].sel(mode=m),
+                                ds[f"{name}_eig_sim"].sel(mode=m).mean("seed"), color=c)
+        ax.set(yscale="log", ylabel="eigenvalues at the end", title=title)
+    for ax in axes[0]:
+        plots.lambda_axis(ax, lams)
+    plots.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
+    out["representations"] = plotting.captioned(fig, (
+        "Representations: at large +lambda the output side W2W2^T stays near lambda I "
+        "(task-agnostic) while the input side learns the task, mirrored for -lambda, and at "
+        "lambda = 0 both change; their final eigenvalues sit on Lambda -+ lambda/2 "
+        "(lines: theory, markers: gradient descent at the end)."))
+    out["theory_vs_sim"] = _fig_theory_sim(ds, config, t, mode_colors)
+    if config.reversal_lams:
+        out["reversal"] = _fig_reversal(ds, config, t)
+    return out
+
+
+def _resolved(config: LazyRichConfig, lams: np.ndarray) -> list[float]:
+    """The most negative and the largest lambda whose slowest mode takes >= 12 records to
+    converge (8 / min Lambda_alpha, Lambda = sqrt(s^2 + lambda^2/4)), and lambda closest to 0."""
+    def t_end(lam):
+        return 8.0 / np.sqrt(min(config.singular_values) ** 2 + lam**2 / 4)
+
+    ok = lams[[t_end(lam) >= 12 * config.t_max / (config.num_records - 1) for lam in lams]]
+    ok = ok if ok.size else lams
+    return sorted({float(ok.min()), float(lams[np.argmin(np.abs(lams))]), float(ok.max())})
+
+
+def _fig_theory_sim(ds, config, t, mode_colors):
+    lams = np.asarray(config.lams)
+    columns = _resolved(config, lams)
+    rows = (("mode_strength", r"$\tilde u_\alpha^\top W_2W_1 \tilde v_\alpha$"),
+            ("rep_in_mode", r"$\tilde v_\alpha^\top W_1^\top W_1 \tilde v_\alpha$"),
+            ("rep_out_mode", r"$\tilde u_\alpha^\top W_2W_2^\top \tilde u_\alpha$"))
+    fig, axes = plotting.figure(len(columns), 3, width=3.5, height=2.6)
+    for col, lam in enumerate(columns):
+        # until the slowest mode has converged: 8 / min Lambda_alpha, Lambda = sqrt(s^2 + lam^2/4)
+        sel = ds.sel(lam=lam, time=ds.time <= 8.0 / np.sqrt(min(config.singular_values) ** 2
+                                                              + lam**2 / 4))
+        for row, (name, label) in enumerate(rows):
+            ax = axes[row, col]
+            for m, c in zip(ds.mode.values, mode_colors):
+                plotting.theory_line(ax, sel.time, sel[f"{name}_theory"].sel(mode=m).isel(seed=0),
+                                     color=c)
+                plotting.sim_band(ax, sel.time.values, sel[f"{name}_sim"].sel(mode=m).isel(
+                    seed=[0]).values, color=c, max_markers=20)
+            ax.set(title=rf"$\lambda = {lam:.3g}$" if row == 0 else None, ylabel=label,
+                   xlabel=TIME if row == 2 else None)
+    plots.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
+    return plotting.captioned(fig, (
+        "The function (top) and both representations, projected on the task's singular "
+        "vectors, over time for lambda = 0 and the most negative and largest lambda that the "
+        "records resolve (first seed; each until its slowest mode has converged): gradient "
+        "descent (markers) "
+        "on the "
+        "closed form (lines); rich learning (lambda = 0) is mode by mode and moves both "
+        "layers, lazy learning is fast and moves only the small layer (the large one stays "
+        "near |lambda|)."))
+
+
+def _fig_reversal(ds, config, t):
+    fig, axes = plotting.figure(1, width=3.8)
+    ax = axes[0, 0]
+    lams = config.reversal_lams
+    colors = plotting.colors(len(lams))
+    for lam, c in zip(lams, colors):
+        plotting.theory_line(ax, t, ds.reversal_theory.sel(lam_reversal=lam), color=c)
+        plotting.sim_band(ax, t, ds.reversal_sim.sel(lam_reversal=lam).values[None], color=c,
+                          max_markers=25)
+    s = config.reversal_s
+    for y in (s, 0.0, -s):
+        ax.axhline(y, color="0.5", lw=0.6, ls=":")
+    ax.set(xlabel=r"time after the target flips, $t/\tau$", ylabel=r"mode strength $a(t)$",
+           title=r"reversal learning: target $s \to -s$")
+    plotting.legend_theory_sim(ax, [(rf"$\lambda = {lam:g}$", c) for lam, c in
+                                    zip(lams, colors)], fontsize=8, loc="upper right")
+    return plotting.captioned(fig, (
+        "Reversal of one aligned mode: at lambda = 0 the network stalls on the saddle a = 0 "
+        "and never reverses; any lambda != 0 crosses zero and reaches -s, faster for larger "
+        "|lambda|; gradient descent (markers) follows the closed form (lines)."))
 
 
 def _paper_lams() -> tuple[float, ...]:
@@ -378,4 +491,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=("a0", "data_seed"),
+    run_batch=run_batch,
 )

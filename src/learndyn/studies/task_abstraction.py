@@ -4,14 +4,14 @@ A linear network of P weight paths, each scaled by a gate, learns a block curric
 alternates between two orthogonal teachers (A, B, A, B, ...). With gates that are fast
 (tau_c << tau_w), non-negative and norm-bounded (the ``flexible`` model) the weights become one
 module per task and the gates one-hot task indicators, and the time to re-learn a task after a
-switch shrinks to the gate-switching time tau_c/(2S) ln(S/theta). With equal timescales and no
-regulariser (``forgetful``) the weights re-learn every block and switching never speeds up.
+switch shrinks to the gate-switching time t_theta = tau_c/(2S) ln(S/theta). With equal
+timescales and no regulariser (``forgetful``) the weights re-learn every block.
 
-Simulation: SGD with a fresh batch every step, seeds vmapped, both models and the switching-law
-runs (flexible settings at several tau_c) in one compiled program. Theory beside it: the exact
-reduced map of the population dynamics started from each seed's own initial weights (loss,
-gates, per-block time to threshold), the conservation law and the within-block relation between
-the weights' norm and the gates, and the gate-switching law.
+Simulation: SGD with a fresh batch every step; both models, the switching-law runs (flexible
+settings at several tau_c) and all seeds are one vmapped program. Theory beside it: the exact
+reduced map of the population dynamics from each seed's own initial weights (loss, gates, time
+to threshold per block), the conservation law and its within-block relation between the
+weights' norm and the gates, and the switching law.
 """
 
 from __future__ import annotations
@@ -23,38 +23,32 @@ import numpy as np
 import xarray as xr
 
 from ..core import plotting
-from ..core.config import Config, ConfigError, param
+from ..core.config import ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from ..task_abstraction import data, observables, theory
-from ..task_abstraction.common import (
+from ..task_abstraction import data, observables, plots, theory
+from ..task_abstraction.simulate import (
+    GatedConfig,
     RunSpec,
-    gated_summary,
-    loss_panel,
+    compare,
+    describe,
     record_schedule,
-    reduced_theory,
+    same_shapes,
     simulate_specs,
 )
 
-__all__ = ["STUDY", "TaskAbstractionConfig", "checks", "figures", "run"]
+__all__ = ["STUDY", "TaskAbstractionConfig", "checks", "figures", "run", "run_batch"]
+
+MODELS = ("flexible", "forgetful")
 
 
 @dataclass(frozen=True)
-class TaskAbstractionConfig(Config):
-    n_tasks: int = param(2, "number of teachers M (curriculum A, B, A, B, ...)", ge=2)
-    d_in: int = param(20, "input dimension", gt=0)
-    d_out: int = param(10, "output dimension (M d_out <= d_in)", gt=0)
-    n_paths: int = param(2, "number of weight paths P (>= M)", gt=0)
-    teacher_seed: int = param(0, "seed of the teachers, shared by all simulation seeds", ge=0)
+class TaskAbstractionConfig(GatedConfig):
+    """Network and training (:class:`GatedConfig`), the A, B, A, B, ... curriculum and the
+    two models' timescales and regulariser."""
+
     block_time: float = param(1.0, "block length tau_B (time units)", gt=0)
     n_blocks: int = param(22, "number of blocks run", ge=2)
     dt: float = param(1e-3, "Euler step (time units); learning rates are dt/tau", gt=0)
-    gradient: Literal["sgd", "population"] = param(
-        "sgd", "fresh minibatches or the exact expected loss")
-    batch_size: int = param(200, "minibatch size B", gt=0)
-    sampler: Literal["inputs", "wishart"] = param(
-        "inputs", "sgd: draw the B inputs, or only their second moment X^T X/B (same law)")
-    init_scale: float = param(0.01, "weight init std sigma0 (entries N(0, sigma0^2/d_in))", gt=0)
-    gate_init: float = param(0.5, "initial value of every gate")
     tau_w: float = param(1.3, "flexible: weight timescale tau_w", gt=0)
     tau_c: float = param(0.03, "flexible: gate timescale tau_c", gt=0)
     lam_nonneg: float = param(0.0909, "flexible: non-negativity hinge coefficient", ge=0)
@@ -69,151 +63,92 @@ class TaskAbstractionConfig(Config):
         "modules", "switching-law runs start with modules in place, or like the flexible run")
     late_blocks: int = param(4, "blocks at the end averaged for late-block times", ge=1)
     record_every: int = param(5, "record every this many steps (and at every block end)", ge=1)
-    dtype: Literal["float32", "float64"] = param("float32", "simulation precision")
 
     def validate(self) -> None:
-        if self.n_paths < self.n_tasks:
-            raise ConfigError(f"config field 'n_paths': needs at least n_tasks = {self.n_tasks}")
-        if self.n_tasks * self.d_out > self.d_in:
-            raise ConfigError("config fields 'n_tasks', 'd_out', 'd_in': orthogonal teachers "
-                              f"need n_tasks * d_out <= d_in, got {self.n_tasks * self.d_out} > "
-                              f"{self.d_in}")
+        super().validate()
         data.steps_per_block(self.block_time, self.dt)
-        if self.gradient == "sgd" and self.sampler == "wishart" and self.batch_size <= self.d_in:
-            raise ConfigError("config field 'sampler': 'wishart' needs batch_size > d_in")
         if self.late_blocks >= self.n_blocks:
             raise ConfigError("config field 'late_blocks': must be below n_blocks")
 
     @property
     def n_block(self) -> int:
+        """Steps per block, round(tau_B/dt)."""
         return data.steps_per_block(self.block_time, self.dt)
 
+    @property
+    def t_theta(self) -> float:
+        """The flexible model's gate-switching time tau_c/(2S) ln(S/theta)."""
+        return float(theory.switch_time(self.tau_c, self.overlap, self.theta))
 
-MODELS = ("flexible", "forgetful")
+    def specs(self) -> tuple[list[RunSpec], list[bool], list[int]]:
+        """Runs (flexible, forgetful, then the switching-law runs), whether each starts with
+        the modules in place, and the run index of every ``law_tau_c`` value."""
+        lam = (self.lam_nonneg, self.lam_l1, self.lam_l2)
+        flex = RunSpec(self.tau_w, self.tau_c, *lam, self.n_block, self.dt)
+        forget = RunSpec(self.forgetful_tau_w, self.forgetful_tau_c, 0.0, 0.0, 0.0,
+                         self.n_block, self.dt)
+        specs, modules, index = [flex, forget], [False, False], []
+        for tc in self.law_tau_c:
+            if self.law_init == "random" and np.isclose(tc, self.tau_c):
+                index.append(0)
+                continue
+            index.append(len(specs))
+            specs.append(RunSpec(self.tau_w, tc, *lam, self.n_block, self.dt))
+            modules.append(self.law_init == "modules")
+        return specs, modules, index
 
 
-def _specs(config: TaskAbstractionConfig) -> tuple[list[RunSpec], list[bool], list[int]]:
-    """Specs (flexible, forgetful, then the switching-law runs), whether each starts with the
-    modules in place, and the spec index of every ``law_tau_c`` value."""
-    flex = RunSpec(config.tau_w, config.tau_c, config.lam_nonneg, config.lam_l1, config.lam_l2,
-                   config.n_block, config.dt)
-    forget = RunSpec(config.forgetful_tau_w, config.forgetful_tau_c, 0.0, 0.0, 0.0,
-                     config.n_block, config.dt)
-    specs, modules, index = [flex, forget], [False, False], []
-    for tc in config.law_tau_c:
-        if config.law_init == "random" and np.isclose(tc, config.tau_c):
-            index.append(0)
-            continue
-        index.append(len(specs))
-        specs.append(RunSpec(config.tau_w, tc, config.lam_nonneg, config.lam_l1, config.lam_l2,
-                             config.n_block, config.dt))
-        modules.append(config.law_init == "modules")
-    return specs, modules, index
+#: fields that only change the runs' timescales and regulariser: a sweep over them is one program
+BATCH_FIELDS = ("tau_w", "tau_c", "lam_nonneg", "lam_l1", "lam_l2", "forgetful_tau_w",
+                "forgetful_tau_c")
 
 
 def run(config: TaskAbstractionConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """Simulate both models (and the switching-law runs) and evaluate the theory beside them."""
-    tasks = data.make_tasks(config.n_tasks, config.d_in, config.d_out, seed=config.teacher_seed)
+    return run_batch([config], seeds=seeds, progress=progress)[0]
+
+
+def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Dataset]:
+    """:func:`run` for configs differing only in :data:`BATCH_FIELDS`: one vmapped program."""
+    config = configs[0]
+    same_shapes(configs, BATCH_FIELDS)
+    tasks = config.tasks()
     plan = data.block_plan("A_B", config.n_blocks, config.n_tasks)
-    n_block, S = config.n_block, tasks.overlap
-    num_steps = n_block * config.n_blocks
-    steps = record_schedule(num_steps, config.record_every, n_block)
-    specs, modules, law_index = _specs(config)
+    steps = record_schedule(config.n_block * config.n_blocks, config.record_every,
+                            config.n_block)
+    parts = [c.specs() for c in configs]
+    specs = [s for p in parts for s in p[0]]
     values, ttt = simulate_specs(
-        tasks, plan, specs, arch="gated", n_paths=config.n_paths, gradient=config.gradient,
-        batch_size=config.batch_size, sampler=config.sampler, gate_norm="global",
-        dtype=config.dtype, thetas=(config.theta,), init_scale=config.init_scale,
-        gate_init=config.gate_init, seeds=seeds, record_at=steps, progress=progress,
-        label="flexible, forgetful" + (", switching-law runs" if law_index else ""),
-        modules=modules)
-    summ = gated_summary(values, tasks)
-    ttt_sim, reached = observables.time_to_threshold(ttt[..., 0], config.block_time)
-    th = reduced_theory(tasks, plan, specs[:2], values, num_steps, steps, config.theta)
-    order = summ["order"][:2]
-    gates_th = np.stack([observables.relabel(th["c"][i], order[i], axis=2) for i in range(2)])
-    ttt_th, reached_th = observables.time_to_threshold(th["ttt"], config.block_time)
-
-    ends = observables.block_end_index(steps, n_block, config.n_blocks)
-    main = slice(0, 2)
-    norm_sq = np.sum(summ["weight_norm"][main] ** 2, axis=-1)
-    gates = summ["gates"][main]
-    q = (np.array([s.tau_w for s in specs[:2]])[:, None, None, None] * summ["weight_norm"][main]**2
-         - np.array([s.tau_c for s in specs[:2]])[:, None, None, None] * gates**2)
-    work = q - summ["conserved"][main]
-    norm_th = _within_block(norm_sq, gates, work, steps, n_block, config.n_blocks, specs[:2])
-    spec_all, matched, unmatched = zip(*[
-        observables.specialisation(values["alignment"][i], summ["order"][i][:, :config.n_tasks])
-        for i in range(2)])
-
-    times = steps * config.dt
-    dims = ("model", "seed", "time")
-    ds = xr.Dataset(
-        {
-            "loss_sim": (dims, values["loss"][main]),
-            "loss_theory": (dims, th["loss"]),
-            "gates_sim": (dims + ("path",), gates),
-            "gates_theory": (dims + ("path",), gates_th),
-            "alignment_sim": (dims + ("teacher", "path"), summ["alignment"][main]),
-            "concat_alignment_sim": (dims, summ["concat"][main]),
-            "concat_is_permutation_sim": (dims, summ["concat_distinct"][main].astype(np.int8)),
-            "w_sim": (dims + ("path", "teacher"), summ["w"][main]),
-            "weight_norm_sim": (dims + ("path",), summ["weight_norm"][main]),
-            "conserved_sim": (dims + ("path",), summ["conserved"][main]),
-            "norm_sq_sim": (dims, norm_sq),
-            "norm_sq_theory": (dims, norm_th),
-            "time_to_threshold_sim": (("model", "seed", "block"), ttt_sim[main]),
-            "reached_sim": (("model", "seed", "block"), reached[main].astype(np.int8)),
-            "time_to_threshold_theory": (("model", "seed", "block"), ttt_th),
-            "reached_theory": (("model", "seed", "block"), reached_th.astype(np.int8)),
-            "switch_time_law": (("model",), theory.switch_time(
-                np.array([s.tau_c for s in specs[:2]]), S, config.theta)),
-            "gates_block_end_sim": (("model", "seed", "block", "path"), gates[:, :, ends]),
-            "specialisation_sim": (("model", "seed"), np.stack(spec_all)),
-            "specialisation_matched_sim": (("model", "seed"), np.stack(matched)),
-            "specialisation_unmatched_sim": (("model", "seed"), np.stack(unmatched)),
-        },
-        coords={
-            "model": list(MODELS),
-            "seed": list(seeds),
-            "time": times,
-            "step": ("time", steps),
-            "time_block": ("time", np.minimum(steps // n_block, config.n_blocks - 1)),
-            "block": np.arange(config.n_blocks),
-            "task": ("block", [tasks.names[i] for i in plan]),
-            "path": np.arange(config.n_paths),
-            "teacher": list(tasks.names[: config.n_tasks]),
-            "tau_w": ("model", [s.tau_w for s in specs[:2]]),
-            "tau_c": ("model", [s.tau_c for s in specs[:2]]),
-        },
-        attrs={"overlap": S, "theta": config.theta, "block_time": config.block_time},
-    )
-    ds["time"].attrs["units"] = "time units (t = step * dt)"
-    law = list(config.law_tau_c)
-    if law:
-        index = law_index
-        final = summ["concat"][index][:, :, -1]
-        ds["time_to_threshold_law_sim"] = (("law_tau_c", "seed", "block"), ttt_sim[index])
-        ds["reached_law_sim"] = (("law_tau_c", "seed", "block"), reached[index].astype(np.int8))
-        ds["concat_alignment_law_final_sim"] = (("law_tau_c", "seed"), final)
-        ds["switch_time_law_theory"] = (("law_tau_c",), theory.switch_time(np.array(law), S,
-                                                                           config.theta))
-        ds = ds.assign_coords(law_tau_c=law)
-    return ds
-
-
-def _within_block(norm_sq, gates, work, steps, n_block, n_blocks, specs) -> np.ndarray:
-    """sum_p ||W^p||^2 from the gates by the conservation law, restarted at every block start
-    from the simulated value (the within-block relation)."""
-    out = np.empty_like(norm_sq)
-    block = np.minimum(steps // n_block, n_blocks - 1)
-    for k in np.unique(block):
-        idx = np.flatnonzero(block == k)
-        i0 = idx[0]
-        for m, spec in enumerate(specs):
-            out[m][:, idx] = theory.within_block_norm(
-                norm_sq[m][:, i0, None], gates[m][:, i0, None], gates[m][:, idx],
-                work[m][:, i0, None], work[m][:, idx], spec.tau_w, spec.tau_c)
+        config, tasks, plan, specs, thetas=(config.theta,), seeds=seeds, record_at=steps,
+        progress=progress, label="flexible, forgetful, switching-law runs",
+        modules=[m for p in parts for m in p[1]])
+    out, start = [], 0
+    for c, (sp, _, law_index) in zip(configs, parts):
+        part = slice(start, start + len(sp))
+        start += len(sp)
+        out.append(_dataset(c, tasks, plan, sp, law_index, {k: v[part] for k, v in values.items()},
+                            ttt[part], steps, list(seeds)))
     return out
+
+
+def _dataset(config, tasks, plan, specs, law_index, values, ttt, steps, seeds) -> xr.Dataset:
+    """Theory beside the simulation of one config (its runs: flexible, forgetful, law runs)."""
+    main = slice(0, 2)
+    ds, _ = compare(tasks, plan, specs[main], {k: v[main] for k, v in values.items()},
+                    ttt[main], steps, dt=config.dt, block_time=config.block_time,
+                    thetas=(config.theta,), seeds=seeds, models=MODELS, details=True)
+    if config.law_tau_c:
+        law = list(config.law_tau_c)
+        ttt_sim, reached = observables.time_to_threshold(ttt[law_index, ..., 0],
+                                                         config.block_time)
+        concat, _ = observables.concat_alignment(values["alignment"][law_index, :, -1])
+        ds["time_to_threshold_law_sim"] = (("law_tau_c", "seed", "block"), ttt_sim)
+        ds["reached_law_sim"] = (("law_tau_c", "seed", "block"), reached.astype(np.int8))
+        ds["concat_alignment_law_final_sim"] = (("law_tau_c", "seed"), concat)
+        ds["switch_time_law_theory"] = (("law_tau_c",), theory.switch_time(
+            np.array(law), tasks.overlap, config.theta))
+        ds = ds.assign_coords(law_tau_c=law)
+    return describe(ds)
 
 
 # ---- checks -------------------------------------------------------------------------------
@@ -221,236 +156,161 @@ def _late(x: xr.DataArray, n: int) -> xr.DataArray:
     return x.isel(block=slice(-n, None))
 
 
-def checks(ds: xr.Dataset, config) -> list[Check]:
-    """The paper's claims with their tolerances (see docs/task_abstraction.md for the why)."""
-    S = float(ds.attrs["overlap"])
-    late_n = TaskAbstractionConfig.from_dataset(ds).late_blocks
+def checks(ds: xr.Dataset, config: TaskAbstractionConfig) -> list[Check]:
+    """The claims of Fig. 2 and of the theory, with their tolerances (docs/task_abstraction.md
+    gives each measured value and why its tolerance).
+
+    - initial loss S/2 within 0.02 (gates 0.5, tiny weights; finite-seed scatter ~1e-3);
+    - flexible: late / first-switch time to threshold <= 0.2; late flexible / forgetful
+      <= 0.25; forgetful: slope over blocks 5..end >= -0.005 per block (no speed-up);
+    - flexible gates at the ends of the last 10 blocks: active in [0.85, 1.2], inactive in
+      [-0.05, 0.1] (soft constraints overshoot a little); forgetful |c1 - c2| <= 0.05;
+    - final concat alignment: flexible >= 0.95, forgetful <= 0.8 (0.71 = task average);
+    - switching law (runs with modules in place): late time / t_theta in [0.6, 1.3] and the
+      ratio slowest/fastest tau_c within 25% of the theory's ratio (moving weights delay);
+    - conservation: drift of Q_p (minus the regulariser's work) / max tau_w ||W^p||^2 <= 0.02
+      (exact for the flow; the Euler step adds O(dt));
+    - within-block relation: |sum ||W||^2 sim - theory| <= 0.1 of the in-block swing, and the
+      dip in a switch within 25% of the symmetric law tau_c/(2 tau_w);
+    - late time to threshold within 25% of the reduced theory from each seed's weights.
+    """
+    S, late_n = config.overlap, config.late_blocks
     flex, forget = ds.sel(model="flexible"), ds.sel(model="forgetful")
-    out: list[Check] = []
+    first = ds.loss_sim.isel(time=0).mean("seed")
+    out = [Check.at_most(
+        "initial_loss", "initial loss: |mean first loss - S/2|",
+        float(np.abs(first - S / 2).max()), 0.02,
+        f"with gates 0.5 and tiny weights the loss starts at S/2 = {S / 2:g} "
+        f"(got {float(first.max()):.4f})")]
 
-    first = float(ds.loss_sim.isel(time=0).mean("seed").max())
-    out.append(Check.at_most(
-        'initial_loss_mean_first_loss', "initial loss: |mean first loss - S/2|",
-        float(np.abs(ds.loss_sim.isel(time=0).mean("seed") - S / 2).max()), 0.02,
-        f"with gates 0.5 and tiny weights the loss starts at S/2 = {S / 2:g} (got {first:.4f})"))
-
-    t_flex = flex.time_to_threshold_sim
-    t_forget = forget.time_to_threshold_sim
-    first_block = float(t_flex.isel(block=1).mean())
+    t_flex, t_forget = flex.time_to_threshold_sim, forget.time_to_threshold_sim
     late_flex = float(_late(t_flex, late_n).mean())
-    late_forget = float(_late(t_forget, late_n).mean())
     out.append(Check.at_most(
-        'flexible_late_first_switch_time',
-        "flexible: late / first-switch time to threshold", late_flex / first_block, 0.2,
+        "flexible_speedup", "flexible: late / first-switch time to threshold",
+        late_flex / float(t_flex.isel(block=1).mean()), 0.2,
         "flexible: switching speeds up with practice (last blocks vs the first switch)"))
     out.append(Check.at_most(
-        'late_time_threshold_flexible_forgetful',
-        "late time to threshold: flexible / forgetful", late_flex / late_forget, 0.25,
+        "flexible_vs_forgetful", "late time to threshold: flexible / forgetful",
+        late_flex / float(_late(t_forget, late_n).mean()), 0.25,
         "flexible switches much faster than forgetful"))
     first_fit = min(4, forget.sizes["block"] - 2)  # blocks 5..end (0-based 4..)
-    blocks = forget.block.values[first_fit:]
-    slope = np.polyfit(blocks, t_forget.isel(block=slice(first_fit, None)).mean("seed").values,
-                       1)[0]
+    slope = np.polyfit(forget.block.values[first_fit:],
+                       t_forget.isel(block=slice(first_fit, None)).mean("seed").values, 1)[0]
     out.append(Check.at_least(
-        f"forgetful_slope_time_threshold_{first_fit + 1}_end_block",
+        "forgetful_no_speedup",
         f"forgetful: slope of time to threshold over blocks {first_fit + 1}..end (per block)",
-        slope, -0.005,
-        "forgetful never learns to switch faster"))
+        slope, -0.005, "forgetful never learns to switch faster"))
 
     ends = flex.gates_block_end_sim.isel(block=slice(-10, None))
-    active_idx = xr.DataArray([int(np.flatnonzero(ds.teacher.values == t)[0]) for t in
-                               ends.task.values], dims="block")
-    active = ends.isel(path=active_idx)
-    others = ends.where(ends.path != active_idx)
-    out.append(Check.at_least('flexible_min_active_gate_block',
-                              "flexible: min active gate at block ends (last 10 blocks)",
-                              float(active.min()), 0.85, "gates become one-hot task indicators"))
-    out.append(Check.at_most('flexible_max_active_gate_block',
-                             "flexible: max active gate at block ends (last 10 blocks)",
-                             float(active.max()), 1.2, "gates stay bounded"))
-    out.append(Check.at_most('flexible_max_inactive_gate_block',
-                             "flexible: max inactive gate at block ends (last 10 blocks)",
-                             float(others.max()), 0.1, "the other task's gate is switched off"))
-    out.append(Check.at_least('flexible_min_inactive_gate_block',
-                              "flexible: min inactive gate at block ends (last 10 blocks)",
-                              float(others.min()), -0.05, "gates stay (nearly) non-negative"))
+    active, others = observables.gates_by_role(ends.values, ends.task.values, ds.teacher.values)
+    where = "at block ends (last 10 blocks)"
+    out += [
+        Check.at_least("active_gate_min", f"flexible: min active gate {where}",
+                       active.min(), 0.85, "gates become one-hot task indicators"),
+        Check.at_most("active_gate_max", f"flexible: max active gate {where}",
+                      active.max(), 1.2, "gates stay bounded"),
+        Check.at_most("inactive_gate_max", f"flexible: max inactive gate {where}",
+                      others.max(), 0.1, "the other task's gate is switched off"),
+        Check.at_least("inactive_gate_min", f"flexible: min inactive gate {where}",
+                       others.min(), -0.05, "gates stay (nearly) non-negative"),
+    ]
     f_ends = forget.gates_block_end_sim.isel(block=slice(-10, None))
-    out.append(Check.at_most(
-        'forgetful_max_c1_c2_block', "forgetful: max |c1 - c2| at block ends (last 10 blocks)",
-        float(np.abs(f_ends.isel(path=0) - f_ends.isel(path=1)).max()), 0.05,
-        "forgetful gates never differentiate"))
-    out.append(Check.at_least('flexible_min_final_concat_alignment',
-                              "flexible: min final concat alignment",
-                              float(flex.concat_alignment_sim.isel(time=-1).min()), 0.95,
-                              "weights become one module per task"))
-    out.append(Check.at_most('forgetful_max_final_concat_alignment',
-                             "forgetful: max final concat alignment",
-                             float(forget.concat_alignment_sim.isel(time=-1).max()), 0.8,
-                             "forgetful weights track the current task only"))
-
+    out += [
+        Check.at_most("forgetful_gates_equal", f"forgetful: max |c1 - c2| {where}",
+                      float(np.abs(f_ends.isel(path=0) - f_ends.isel(path=1)).max()), 0.05,
+                      "forgetful gates never differentiate"),
+        Check.at_least("flexible_modules", "flexible: min final concat alignment",
+                       float(flex.concat_alignment_sim.isel(time=-1).min()), 0.95,
+                       "weights become one module per task"),
+        Check.at_most("forgetful_no_modules", "forgetful: max final concat alignment",
+                      float(forget.concat_alignment_sim.isel(time=-1).max()), 0.8,
+                      "forgetful weights track the current task only"),
+    ]
     if "law_tau_c" in ds.coords:
-        ratios, means = [], []
-        for tc in ds.law_tau_c.values:
-            sel = ds.sel(law_tau_c=tc)
-            ok = sel.concat_alignment_law_final_sim >= 0.95
-            t = _late(sel.time_to_threshold_law_sim, late_n).mean("block").where(ok)
-            mean = float(t.mean()) if bool(ok.any()) else float("nan")
-            means.append(mean)
-            ratios.append(mean / float(sel.switch_time_law_theory))
-        worst = max(ratios, key=lambda r: abs(np.log(r)) if np.isfinite(r) else np.inf)
-        out.append(Check.at_least(
-            'switching_law_min_late_time',
-            "switching law: min late time / t_theta over tau_c", float(min(ratios)), 0.6,
-            "once modules exist the switch takes t_theta = tau_c/(2S) ln(S/theta)"))
-        out.append(Check.at_most(
-            'switching_law_max_late_time',
-            "switching law: max late time / t_theta over tau_c", float(max(ratios)), 1.3,
-            f"... (worst ratio {worst:.3f}; moving weights delay the switch a little)"))
-        law = ds.law_tau_c.values
-        span = means[int(np.argmax(law))] / means[int(np.argmin(law))]
-        expect = law.max() / law.min()
-        out.append(Check.at_least('switching_law_ratio_lower',
-                                  "switching law: late-time ratio slowest/fastest gates",
-                                  span, 0.75 * expect,
-                                  f"switch time proportional to tau_c (theory: {expect:g})"))
-        out.append(Check.at_most('switching_law_ratio_upper',
-                                 "switching law: late-time ratio slowest/fastest gates (upper)",
-                                 span, 1.25 * expect, "... and not faster than proportional"))
+        out += _law_checks(ds, late_n)
 
-    # conservation: forgetful has lam = 0, Q_p conserved; flexible Q_p - work conserved
-    for name, sel in (("forgetful", forget), ("flexible", flex)):
-        q = sel.conserved_sim
-        scale = (float(sel.tau_w) * sel.weight_norm_sim**2).max("time")
-        drift = float(((q - q.isel(time=0)).pipe(np.abs).max("time") / scale).max())
+    for name, sel, tau_w in (("forgetful", forget, config.forgetful_tau_w),
+                             ("flexible", flex, config.tau_w)):
         out.append(Check.at_most(
-            f"{name}_drift_tau_w_w",
+            f"conservation_{name}",
             f"{name}: drift of tau_w||W^p||^2 - tau_c c_p^2 - int 2c dR/dc, / max tau_w||W^p||^2",
-            drift, 0.02, "conservation law (the Euler steps add O(dt))"))
+            observables.conservation_drift(sel.conserved_sim.values, sel.weight_norm_sim.values,
+                                           tau_w), 0.02,
+            "conservation law (the Euler steps add O(dt))"))
 
-    dev, dip, law_dip = _within_block_stats(flex, late_n)
-    out.append(Check.at_most(
-        'flexible_within_block_relation_max',
-        "flexible: within-block relation, max |sum||W||^2 sim - theory| / in-block swing",
-        dev, 0.1, "within a block the weights' norm follows the gates: "
-                  "d sum||W||^2 = tau_c/tau_w d sum c^2 + 2 int c dR/dc / tau_w"))
-    out.append(Check.at_least(
-        'weight_dip_lower',
-        "flexible: dip of sum||W||^2 in a switch / symmetric law tau_c/(2 tau_w)", dip / law_dip,
-        0.75, "fast gates protect the modules: the weights give way only by tau_c/(2 tau_w)"))
-    out.append(Check.at_most(
-        'weight_dip_upper',
-        "flexible: dip of sum||W||^2 in a switch / symmetric law (upper)", dip / law_dip, 1.25,
-        "... (the symmetric law is tight for small tau_c/tau_w)"))
-
-    tt = ds.time_to_threshold_theory
+    dev, dip = observables.within_block_stats(flex.time_block.values, flex.norm_sq_sim.values,
+                                              flex.norm_sq_theory.values, late_n)
+    law_dip = config.tau_c / (2 * config.tau_w)
+    out += [
+        Check.at_most(
+            "within_block_relation",
+            "flexible: within-block relation, max |sum||W||^2 sim - theory| / in-block swing",
+            dev, 0.1, "within a block the weights' norm follows the gates: "
+                      "d sum||W||^2 = tau_c/tau_w d sum c^2 + 2 int c dR/dc / tau_w"),
+        Check.at_least(
+            "weight_dip_min",
+            "flexible: dip of sum||W||^2 in a switch / symmetric law tau_c/(2 tau_w)",
+            dip / law_dip, 0.75,
+            "fast gates protect the modules: the weights give way only by tau_c/(2 tau_w)"),
+        Check.at_most(
+            "weight_dip_max", "flexible: dip of sum||W||^2 in a switch / symmetric law (upper)",
+            dip / law_dip, 1.25, "... (the symmetric law is tight for small tau_c/tau_w)"),
+    ]
     rel = float(np.abs(_late(ds.time_to_threshold_sim, late_n).mean("block")
-                       / _late(tt, late_n).mean("block") - 1).max())
+                       / _late(ds.time_to_threshold_theory, late_n).mean("block") - 1).max())
     out.append(Check.at_most(
-        'late_time_threshold_sim_reduced',
-        "late time to threshold: sim vs reduced theory (relative)", rel, 0.25,
-        "the population dynamics, started from each seed's weights, predict the switching times"))
+        "switch_time_theory", "late time to threshold: sim vs reduced theory (relative)", rel,
+        0.25, "the population dynamics, started from each seed's weights, predict the "
+              "switching times"))
     return out
 
 
-def _within_block_stats(sel: xr.Dataset, late_n: int) -> tuple[float, float, float]:
-    """Over the last ``late_n`` blocks: the worst (over seeds, blocks) deviation of the
-    simulated sum_p ||W^p||^2 from the within-block relation relative to its in-block swing;
-    the mean dip of sum_p ||W^p||^2 below its block-start value; the symmetric-law dip
-    tau_c/(2 tau_w) (from wbar^2 = 1 - tau_c/(2 S tau_w)(1 - cbar^2) at cbar = 0)."""
-    blocks = sel.time_block.values
-    sim, th = sel.norm_sq_sim.values, sel.norm_sq_theory.values
-    devs, dips = [], []
-    for k in np.unique(blocks)[-late_n:]:
-        idx = np.flatnonzero(blocks == k)
-        swing = th[:, idx].max(axis=1) - th[:, idx].min(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            devs.append(np.abs(sim[:, idx] - th[:, idx]).max(axis=1) / swing)
-        dips.append(sim[:, idx[0]] - sim[:, idx].min(axis=1))
-    law = float(sel.tau_c) / (2 * float(sel.tau_w))
-    return float(np.max(devs)), float(np.mean(dips)), law
+def _law_checks(ds: xr.Dataset, late_n: int) -> list[Check]:
+    """Switching law: late times of specialised runs (concat >= 0.95) over t_theta."""
+    law = ds.law_tau_c.values
+    means = observables.law_times(ds.time_to_threshold_law_sim.values,
+                                  ds.concat_alignment_law_final_sim.values, late_n)
+    ratios = means / ds.switch_time_law_theory.values
+    worst = max(ratios, key=lambda r: abs(np.log(r)) if np.isfinite(r) else np.inf)
+    span, expect = means[np.argmax(law)] / means[np.argmin(law)], law.max() / law.min()
+    return [
+        Check.at_least("switch_law_min", "switching law: min late time / t_theta over tau_c",
+                       min(ratios), 0.6,
+                       "once modules exist the switch takes t_theta = tau_c/(2S) ln(S/theta)"),
+        Check.at_most("switch_law_max", "switching law: max late time / t_theta over tau_c",
+                      max(ratios), 1.3,
+                      f"... (worst ratio {worst:.3f}; moving weights delay the switch a little)"),
+        Check.at_least("switch_law_ratio_min",
+                       "switching law: late-time ratio slowest/fastest gates", span,
+                       0.75 * expect, f"switch time proportional to tau_c (theory: {expect:g})"),
+        Check.at_most("switch_law_ratio_max",
+                      "switching law: late-time ratio slowest/fastest gates (upper)", span,
+                      1.25 * expect, "... and not faster than proportional"),
+    ]
 
 
-# ---- figures ------------------------------------------------------------------------------
-def _shade_blocks(ax, ds):
-    bt = float(ds.attrs["block_time"])
-    for k, task in zip(ds.block.values, ds.task.values):
-        if task == ds.teacher.values[0]:
-            ax.axvspan(k * bt, (k + 1) * bt, color="0.9", lw=0, zorder=0)
-
-
-def figures(ds: xr.Dataset, config) -> dict:
-    """Fig. 2 analogue (loss, gates, concat alignment per model; time to threshold per block)
-    and a mechanism figure (switching law, within-block relation)."""
-    S, theta = float(ds.attrs["overlap"]), float(ds.attrs["theta"])
-    t = ds.time.values
-    fig, axes = plotting.figure(3, 2, width=4.2, height=2.8)
-    pcol = plotting.colors(ds.sizes["path"] + 1)
-    mcol = {"flexible": "C0", "forgetful": "C3"}
-    for row, model in enumerate(MODELS):
-        sel = ds.sel(model=model)
-        ax = axes[row, 0]
-        _shade_blocks(ax, ds)
-        loss_panel(ax, t, sel.loss_sim.values, color=mcol[model], label="simulation",
-                   theory=sel.loss_theory.mean("seed").values)
-        ax.axhline(theta, color="0.5", ls=":", lw=0.8)
-        ax.set(yscale="log", ylim=(1e-4, 1), xlabel="time", ylabel="loss (seed mean, range)",
-               title=f"{model}: loss")
-        ax.legend(fontsize=7, loc="lower left")
-        ax = axes[row, 1]
-        _shade_blocks(ax, ds)
-        for p in ds.path.values:
-            ax.plot(t, sel.gates_sim.isel(seed=0, path=p), color=pcol[p], lw=1.0,
-                    label=f"gate {p + 1}")
-            ax.plot(t, sel.gates_theory.isel(seed=0, path=p), color=pcol[p], lw=0.6, ls="--")
-        ax.set(xlabel="time", ylabel="gate c_p", title=f"{model}: gates (seed 0; dashed theory)")
-        ax.legend(fontsize=7, loc="center right")
-        ax = axes[row, 2]
-        _shade_blocks(ax, ds)
-        plotting.sim_band(ax, t, sel.concat_alignment_sim.values, color=mcol[model],
-                          max_markers=300)
-        for ref in (1.0, 1 / np.sqrt(2), 0.5):
-            ax.axhline(ref, color="0.5", ls=":", lw=0.8)
-        ax.set(ylim=(0, 1.05), xlabel="time", ylabel="concat alignment",
-               title=f"{model}: weight-teacher alignment")
-
-    fig2, axes2 = plotting.figure(3, 1, width=4.2, height=3.2)
-    ax = axes2[0, 0]
-    blocks = ds.block.values + 1
-    for model in MODELS:
-        sel = ds.sel(model=model)
-        plotting.sim_band(ax, blocks, sel.time_to_threshold_sim.values, color=mcol[model])
-        plotting.theory_line(ax, blocks, sel.time_to_threshold_theory.mean("seed"),
-                             color=mcol[model])
-    ax.axhline(float(ds.switch_time_law.sel(model="flexible")), color="k", ls="--", lw=0.8)
-    ax.set(yscale="log", xlabel="block", ylabel=f"time to loss < {theta:g}",
-           title="switching speeds up (flexible) or not")
-    plotting.legend_theory_sim(ax, [(m, mcol[m]) for m in MODELS] + [("t_theta (dashed)", "k")],
-                               fontsize=7, loc="upper right")
-    ax = axes2[0, 1]
-    if "law_tau_c" in ds.coords:
-        late_n = TaskAbstractionConfig.from_dataset(ds).late_blocks
-        law = ds.law_tau_c.values
-        grid = np.linspace(0, law.max() * 1.1, 50)
-        plotting.theory_line(ax, grid, theory.switch_time(grid, S, theta), color="k",
-                             label="tau_c/(2S) ln(S/theta)")
-        late = _late(ds.time_to_threshold_law_sim, late_n).mean("block")
-        for i, tc in enumerate(law):
-            ax.plot(np.full(ds.sizes["seed"], tc), late.isel(law_tau_c=i), "o", mfc="none",
-                    color="C0")
-        ax.set(xlabel="gate timescale tau_c", ylabel="late time to threshold",
-               title="gate-switching law")
-        ax.legend(fontsize=7, loc="upper left")
-    ax = axes2[0, 2]
-    sel = ds.sel(model="flexible").isel(seed=0)
-    bt = float(ds.attrs["block_time"])
-    window = (sel.time >= t[-1] - 2 * bt)
-    plotting.theory_line(ax, t[window], sel.norm_sq_theory.values[window], color="C0",
-                         label="from gates (conservation)")
-    ax.plot(t[window], sel.norm_sq_sim.values[window], "o", mfc="none", ms=3, color="C1",
-            label="simulation")
-    ax.set(xlabel="time", ylabel="sum_p ||W^p||^2", title="within-block relation (seed 0)")
-    ax.legend(fontsize=7, loc="lower right")
-    return {"task_abstraction": fig, "switching": fig2}
+def figures(ds: xr.Dataset, config: TaskAbstractionConfig) -> dict:
+    """Fig. 2 analogue (loss, gates, concat alignment per model) and the switching mechanism
+    (time to threshold per block, switching law, within-block relation)."""
+    colors = {"flexible": "C0", "forgetful": "C3"}
+    fig = plots.overview(ds, config.block_time, config.theta, colors)
+    fig2 = plots.switching(ds, config.block_time, config.theta, config.overlap,
+                           config.late_blocks, colors)
+    return {"task_abstraction": plotting.captioned(fig, (
+        "Flexible (top): the weights become one module per task (concatenated alignment -> "
+        "1) and the gates one-hot, so the loss falls below theta ever faster after each "
+        "switch; forgetful (bottom): the gates stay equal and the weights track the current "
+        "task (alignment ~0.71) in every block. Theory = the reduced map started from each "
+        "seed's weights; it breaks the path symmetry a few blocks later than SGD, so its gates "
+        "switch later there")),
+            "switching": plotting.captioned(fig2, (
+        "Left: the flexible network re-learns a task ever faster after a switch, down to the "
+        "gate-switching time t_theta (dotted), the forgetful one never speeds up; theory "
+        "(lines) lags SGD (markers) in the middle blocks because SGD noise breaks the path "
+        "symmetry a few blocks earlier, and they agree within ~10% in the last blocks. "
+        "Middle: once modules exist a switch takes tau_c/(2S) ln(S/theta). Right: within a "
+        "block the weights' norm follows the gates as the conservation law says (seed 0, "
+        "last 2 blocks)."))}
 
 
 STUDY = Study(
@@ -471,6 +331,8 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_batch,
     headline=lambda ds, config: float(
         ds.concat_alignment_sim.sel(model="flexible").isel(time=-1).mean()),
     headline_label="flexible: final concat alignment",

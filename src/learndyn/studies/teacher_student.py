@@ -147,7 +147,7 @@ def simulate(config: TeacherStudentConfig, seeds, *, progress: Progress | None =
                 "teacher": np.arange(config.M), "teacher2": np.arange(config.M)},
     )
     if config.eg_mc_samples:
-        final = rec.final
+        final = rec.final.nets
         keys = [jax.random.fold_in(jax.random.key(int(s)), 2**31 - 1) for s in seeds]
         ds["eg_mc_sim"] = ("seed", np.array([
             float(observables.eg_monte_carlo(k, final.w[i], final.v[i], final.wstar[i],

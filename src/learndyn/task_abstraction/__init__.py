@@ -5,8 +5,8 @@ Studies: ``task_abstraction``, ``task_composition`` and ``task_abstraction_regim
 :mod:`learndyn.studies`).
 """
 
-from . import data, model, observables, theory
+from . import data, model, observables, plots, simulate, theory
 
 STUDIES = ("task_abstraction", "task_composition", "task_abstraction_regimes")
 
-__all__ = ["STUDIES", "data", "model", "observables", "theory"]
+__all__ = ["STUDIES", "data", "model", "observables", "plots", "simulate", "theory"]

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 
 __all__ = [
     "ARCHITECTURES",
+    "apply",
     "conserved",
     "data_loss",
     "effective_map",
@@ -46,12 +47,15 @@ __all__ = [
     "init_params",
     "make_trainer",
     "covariance_loss",
+    "normal_from_uniform",
     "population_grads",
     "population_loss",
+    "reference_lambdas",
     "regulariser",
     "regulariser_grad",
     "sample_chi2",
     "sample_chol",
+    "weight_name",
 ]
 
 ARCHITECTURES = ("gated", "gated_per_unit", "fully_connected")
@@ -85,7 +89,7 @@ def covariance_loss(params: dict, target: jax.Array, chol: jax.Array) -> jax.Arr
     return 0.5 * jnp.sum(((target - effective_map(params)) @ chol) ** 2)
 
 
-def _normal_from_uniform(u: jax.Array) -> jax.Array:
+def normal_from_uniform(u: jax.Array) -> jax.Array:
     """Standard normals from uniforms u in [0, 1), as ``jax.random.normal`` does it: map u to
     [nextafter(-1, 0), 1) (never -1, whatever the rounding) and take sqrt(2) erfinv."""
     lo = jnp.nextafter(jnp.asarray(-1.0, u.dtype), jnp.asarray(0.0, u.dtype))
@@ -106,7 +110,7 @@ def sample_chi2(key: jax.Array, dof: jax.Array, dtype=jnp.float32, tries: int = 
     if uniforms is None:
         uniforms = jax.random.uniform(key, (2, tries) + a.shape, dtype,
                                       minval=jnp.finfo(dtype).tiny)
-    x = _normal_from_uniform(uniforms[0])
+    x = normal_from_uniform(uniforms[0])
     u = uniforms[1]
     d_, c_ = d[None], c[None]
     v = (1.0 + c_ * x) ** 3
@@ -129,7 +133,7 @@ def sample_chol(key: jax.Array, batch_size: int, d_in: int, dtype=jnp.float32,
     u = jax.random.uniform(key, (n_chi + d_in * d_in,), dtype, minval=jnp.finfo(dtype).tiny)
     dof = (batch_size - jnp.arange(d_in)).astype(dtype)
     chi2 = sample_chi2(None, dof, dtype, tries, uniforms=u[:n_chi].reshape(2, tries, d_in))
-    z = _normal_from_uniform(u[n_chi:].reshape(d_in, d_in))
+    z = normal_from_uniform(u[n_chi:].reshape(d_in, d_in))
     off = jnp.tril(z, k=-1)
     return (off + jnp.diag(jnp.sqrt(chi2))) / jnp.sqrt(jnp.asarray(batch_size, dtype))
 
@@ -189,6 +193,17 @@ def _groups(c: jax.Array, gate_norm: str) -> jax.Array:
     if gate_norm == "per_unit" and c.ndim == 2:
         return c.T
     return c.reshape(1, -1)
+
+
+def reference_lambdas(strength: float, nonneg: float = 0.0, l1: float = 0.0, l2: float = 0.0
+                      ) -> tuple[float, float, float]:
+    """(lam_nonneg, lam_l1, lam_l2) from the paper's parametrisation of R: a global strength
+    lambda and relative weights a_k, with fixed factors 10 on the hinge and the L1 term:
+    10 lam a_nonneg/sum(a), 10 lam a_l1/sum(a), lam a_l2/sum(a) (sum over the listed terms)."""
+    total = nonneg + l1 + l2
+    if total == 0:
+        return (0.0, 0.0, 0.0)
+    return (10 * strength * nonneg / total, 10 * strength * l1 / total, strength * l2 / total)
 
 
 def regulariser(c: jax.Array, lam_nonneg, lam_l1, lam_l2, gate_norm: str = "global"

@@ -26,11 +26,18 @@ import numpy as np
 __all__ = [
     "block_end_index",
     "concat_alignment",
+    "conservation_drift",
+    "gates_by_role",
+    "law_times",
     "first_crossing",
     "match_paths",
+    "reference_gates",
+    "path_order",
     "relabel",
     "specialisation",
+    "summarise",
     "time_to_threshold",
+    "within_block_stats",
 ]
 
 
@@ -119,3 +126,89 @@ def block_end_index(steps: np.ndarray, n_block: int, n_blocks: int) -> np.ndarra
     steps = np.asarray(steps)
     ends = np.arange(1, n_blocks + 1) * n_block
     return np.searchsorted(steps, ends, side="right") - 1
+
+
+def summarise(values: dict) -> dict:
+    """Path-relabelled observables of simulated runs: each of ``values``' arrays has leading
+    axes (spec, seed, time). Returns ``order`` (spec, seed, P), relabelled ``alignment``,
+    ``gates``, ``w``, ``weight_norm``, ``conserved``, and ``concat`` / ``concat_distinct``
+    (spec, seed, time)."""
+    n_spec = values["alignment"].shape[0]
+    n_paths = values["alignment"].shape[-1]
+    out: dict[str, list] = {k: [] for k in ("order", "alignment", "gates", "w", "weight_norm",
+                                            "conserved", "concat", "concat_distinct")}
+    for i in range(n_spec):
+        align = values["alignment"][i]
+        order = path_order(match_paths(align), n_paths)
+        out["order"].append(order)
+        out["alignment"].append(relabel(align, order, axis=3))
+        out["gates"].append(relabel(values["gates"][i], order, axis=2))
+        out["w"].append(relabel(values["w"][i], order, axis=2))
+        norms = np.sqrt(np.diagonal(values["gram"][i], axis1=-2, axis2=-1))
+        out["weight_norm"].append(relabel(norms, order, axis=2))
+        out["conserved"].append(relabel(values["conserved"][i], order, axis=2))
+        concat, distinct = concat_alignment(align)
+        out["concat"].append(concat)
+        out["concat_distinct"].append(distinct)
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+def within_block_stats(blocks: np.ndarray, sim: np.ndarray, theory: np.ndarray, last: int
+                       ) -> tuple[float, float]:
+    """Over the ``last`` blocks of ``blocks`` (block of every record): the worst (over seeds
+    and blocks) deviation of the simulated sum_p ||W^p||^2 ``sim`` (seed, time) from the
+    within-block relation ``theory``, relative to the relation's in-block swing; and the mean
+    dip of ``sim`` below its block-start value."""
+    devs, dips = [], []
+    for k in np.unique(blocks)[-last:]:
+        idx = np.flatnonzero(blocks == k)
+        swing = theory[:, idx].max(axis=1) - theory[:, idx].min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            devs.append(np.abs(sim[:, idx] - theory[:, idx]).max(axis=1) / swing)
+        dips.append(sim[:, idx[0]] - sim[:, idx].min(axis=1))
+    return float(np.max(devs)), float(np.mean(dips))
+
+
+def gates_by_role(gates_end: np.ndarray, block_tasks, teachers) -> tuple[np.ndarray, np.ndarray]:
+    """(active, inactive) gates at block ends: ``gates_end`` (seed, block, path) with paths
+    relabelled so that path m serves teacher m; ``block_tasks``: the task of every block.
+    Returns the active gate (seed, block) and the other paths' gates (seed, block, P - 1)."""
+    gates_end = np.asarray(gates_end)
+    active = np.array([list(teachers).index(t) for t in block_tasks])
+    blocks = np.arange(len(active))
+    others = np.array([[p for p in range(gates_end.shape[-1]) if p != a] for a in active])
+    return (gates_end[:, blocks, active],
+            gates_end[:, blocks[:, None], others])
+
+
+def conservation_drift(conserved: np.ndarray, weight_norm: np.ndarray, tau_w: float) -> float:
+    """Largest drift of a conserved quantity (seed, time, path) from its first value, relative
+    to the path's largest tau_w ||W^p||^2 over time (worst seed and path)."""
+    q = np.asarray(conserved)
+    scale = (tau_w * np.asarray(weight_norm) ** 2).max(axis=1)
+    return float((np.abs(q - q[:, :1]).max(axis=1) / scale).max())
+
+
+def law_times(ttt: np.ndarray, concat_final: np.ndarray, late: int, threshold: float = 0.95
+              ) -> np.ndarray:
+    """Mean time to threshold over the last ``late`` blocks of the specialised seeds
+    (final concat >= ``threshold``), per run: ``ttt`` (run, seed, block), ``concat_final``
+    (run, seed). NaN for a run without a specialised seed."""
+    ttt, ok = np.asarray(ttt)[..., -late:].mean(axis=-1), np.asarray(concat_final) >= threshold
+    out = np.full(ttt.shape[0], np.nan)
+    for i in range(len(out)):
+        if ok[i].any():
+            out[i] = ttt[i][ok[i]].mean()
+    return out
+
+
+def reference_gates(gates_end: np.ndarray, plan: np.ndarray, n_tasks: int, k_s: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The gates a composed task's are compared with: for every composed block k >= k_s of
+    task (m, m+1), the gates at the end of the last base block of task m and of task m+1
+    before k_s. ``gates_end`` (model, seed, block, path[, unit]); returns two arrays
+    (model, seed, n_composed, path[, unit])."""
+    last = {int(plan[k]): k for k in range(k_s)}
+    a = [last[int(plan[k]) - n_tasks] for k in range(k_s, len(plan))]
+    b = [last[(int(plan[k]) - n_tasks + 1) % n_tasks] for k in range(k_s, len(plan))]
+    return gates_end[:, :, a], gates_end[:, :, b]

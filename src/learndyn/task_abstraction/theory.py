@@ -50,14 +50,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from .model import regulariser_grad
+from .observables import first_crossing
 
 __all__ = [
     "project",
+    "project_gram",
     "reduced_flow",
     "reduced_loss",
     "reduced_map",
+    "reduced_map_batch",
+    "reduced_runs",
+    "switch_loss",
     "switch_time",
     "symmetric_wbar",
+    "within_block_curve",
     "within_block_norm",
 ]
 
@@ -90,6 +96,21 @@ def within_block_norm(norm0, gates0, gates, work0, work, tau_w, tau_c):
     sq = np.sum(gates**2, axis=-1) - np.sum(gates0**2, axis=-1)
     w = np.sum(np.asarray(work), axis=-1) - np.sum(np.asarray(work0), axis=-1)
     return np.asarray(norm0) + tau_c / tau_w * sq + w / tau_w
+
+
+def within_block_curve(norm_sq, gates, work, steps, n_block: int, n_blocks: int, tau_w: float,
+                       tau_c: float) -> np.ndarray:
+    """sum_p ||W^p||^2 (seed, time) predicted from the gates by :func:`within_block_norm`,
+    restarted at every block start from the simulated value ``norm_sq`` (seed, time);
+    ``gates`` and ``work`` are (seed, time, path) at the recorded step counts ``steps``."""
+    out = np.empty_like(norm_sq)
+    block = np.minimum(np.asarray(steps) // n_block, n_blocks - 1)
+    for k in np.unique(block):
+        idx = np.flatnonzero(block == k)
+        i0 = idx[0]
+        out[:, idx] = within_block_norm(norm_sq[:, i0, None], gates[:, i0, None], gates[:, idx],
+                                        work[:, i0, None], work[:, idx], tau_w, tau_c)
+    return out
 
 
 def project(W: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,3 +258,39 @@ def reduced_map_batch(w0, c0, G0, *, overlap, tau_w, tau_c, dt, lam, coords, pla
     idx = np.asarray(record_at)
     return {"w": np.asarray(ws)[:, idx], "c": np.asarray(cs)[:, idx],
             "G": np.asarray(Gs)[:, idx], "loss": np.asarray(losses)[:, idx]}
+
+
+def reduced_runs(tasks, plan: np.ndarray, specs, values: dict, num_steps: int,
+                 record_at: np.ndarray, theta: float | tuple[float, ...]) -> dict:
+    """The reduced map (float64, same dt) beside simulated runs, from each (spec, seed)'s own
+    recorded initial condition.
+
+    Args:
+        tasks: the :class:`~learndyn.task_abstraction.data.Tasks` trained on; plan: task per
+            block. specs: the runs' dynamics (``tau_w``, ``tau_c``, ``lam``, ``n_block``,
+            ``dt``; :class:`~learndyn.task_abstraction.simulate.RunSpec`).
+        values: the simulation's records (spec, seed, time, ...) of ``w``, ``gates``, ``gram``.
+        num_steps: steps run; record_at: step counts to return; theta: loss threshold(s).
+
+    Returns:
+        ``loss`` (spec, seed, record), ``c`` (spec, seed, record, P), ``w`` (..., P, M) and
+        ``ttt`` (spec, seed, block): per block, the time to the first loss < theta (-1: never;
+        with a tuple of thresholds a last axis over them).
+    """
+    thetas = theta if isinstance(theta, tuple) else (theta,)
+    out: dict[str, list] = {"loss": [], "c": [], "w": [], "ttt": []}
+    every = np.arange(num_steps + 1)
+    for i, spec in enumerate(specs):
+        w0 = values["w"][i, :, 0]
+        c0 = values["gates"][i, :, 0]
+        G0 = project_gram(w0, values["gram"][i, :, 0], tasks.overlap)
+        res = reduced_map_batch(
+            w0, c0, G0, overlap=tasks.overlap, tau_w=spec.tau_w, tau_c=spec.tau_c, dt=spec.dt,
+            lam=spec.lam, coords=tasks.coords, plan=plan, n_block=spec.n_block,
+            num_steps=num_steps, record_at=every)
+        ttt = np.stack([first_crossing(res["loss"], spec.n_block, len(plan), th, spec.dt)
+                        for th in thetas], axis=-1)
+        out["ttt"].append(ttt if isinstance(theta, tuple) else ttt[..., 0])
+        for k in ("loss", "c", "w"):
+            out[k].append(res[k][:, record_at])
+    return {k: np.stack(v) for k, v in out.items()}

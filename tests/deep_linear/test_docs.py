@@ -1,4 +1,5 @@
-"""The example of docs/lazy_rich.md runs and prints what the page says."""
+"""The examples of docs/lazy_rich.md and docs/deep_linear.md run and print what the pages
+say."""
 
 import re
 from pathlib import Path
@@ -21,3 +22,12 @@ def test_docs_example_runs(capsys):
     assert "'W2W1': (201, 5, 3)" in out and "'W2W2t': (201, 5, 5)" in out
     printed = re.search(r"```\n(lambda = .*?)```", text, re.S).group(1)
     assert printed.splitlines()[-2:] == out.strip().splitlines()[-2:]  # the reversal numbers
+
+
+def test_deep_linear_docs_example_prints_what_the_page_says(capsys):
+    doc = DOC.parent / "deep_linear.md"
+    text = doc.read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, str(doc), "exec"), {})
+    printed = re.search(r"prints\n\n```\n(.*?)```", text, re.S).group(1)
+    assert capsys.readouterr().out == printed
