@@ -50,8 +50,6 @@ W1^T W1 -> V (Lambda - lambda/2) V^T, W2 W2^T -> U (Lambda + lambda/2) U^T on th
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,6 +58,7 @@ from ..core import ode
 from ..core.config import ConfigError
 from ..core.precision import float64
 from .balanced_modes import checked_times
+from .flow import flow_field
 
 __all__ = [
     "COND_MAX",
@@ -378,12 +377,8 @@ def qqt_oneshot(W1_0, W2_0, sigma_yx, times, tau: float = 1.0) -> dict:
 # ---- numerical reference ------------------------------------------------------------------
 def _flow_rhs(t, y, args):
     sigmas, tau = args
-
-    def one(sigma, W1, W2):
-        E = sigma - W2 @ W1
-        return W2.T @ E / tau, E @ W1.T / tau
-
-    return [jax.vmap(partial(one, sigma))(*w) for sigma, w in zip(sigmas, y)]
+    return [jax.vmap(lambda W1, W2, s=sigma: flow_field(W1, W2, s, tau=tau))(*w)
+            for sigma, w in zip(sigmas, y)]
 
 
 @float64

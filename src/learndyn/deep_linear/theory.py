@@ -35,6 +35,9 @@ too: each is defined once, and this module's ``__all__`` is built from theirs.
 Closed forms and integrations compute in JAX's 64-bit mode whatever the caller's setting
 (:func:`learndyn.core.precision.float64`) and return NumPy float64 arrays; the right-hand sides
 (``*_rhs``) are plain JAX functions for use inside compiled code.
+
+The vector field and loss of gradient flow for any input covariance, weight decay and output
+weights (:func:`flow_field`, :func:`population_loss`) are in :mod:`learndyn.deep_linear.flow`.
 """
 
 from __future__ import annotations
@@ -49,11 +52,12 @@ from . import balanced, balanced_modes
 from .balanced import *  # noqa: F403  (the lambda-balanced matrix solutions, B1-B3)
 from .balanced_modes import *  # noqa: F403  (one mode, product only, t -> infinity: B4-B6)
 from .balanced_modes import broadcast_f64 as _broadcast
+from .flow import flow_field, population_loss  # noqa: F401  (public here too)
 from .model import check_lambda_dims, lambda_balanced_init  # noqa: F401  (public here too)
 
 _SAXE = ["deep_mode_rhs", "half_time", "mode_deep", "mode_loss", "mode_saxe", "mode_time"]
 __all__ = sorted([*_SAXE, *balanced.__all__, *balanced_modes.__all__, "check_lambda_dims",
-                  "lambda_balanced_init"])
+                  "flow_field", "lambda_balanced_init", "population_loss"])
 
 
 @float64
