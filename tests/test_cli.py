@@ -148,9 +148,9 @@ def test_interrupted_run_keeps_stored_runs(capsys, tmp_path, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    from learndyn.studies import deep_linear as study
+    from learndyn.core import engine
 
-    monkeypatch.setattr(study, "simulate", interrupt)
+    monkeypatch.setattr(engine, "_advance", interrupt)  # Ctrl-C inside the training loop
     code, _, err = run_cli(capsys, "run", "deep_linear", *FAST, "--set", "lr=0.003",
                            "--out", str(out_dir), "--force")
     assert code == 130 and "interrupted" in err

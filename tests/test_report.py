@@ -86,7 +86,7 @@ def test_run_page_shows_checks_figures_config_and_command(site, run_quick):
     result = run_quick("deep_linear")
     text = _pages(site["index"])[result.path.name]
     for check in result.checks:
-        assert check.id in text and check.name in text
+        assert check.id in text and escape(check.name) in text
     assert text.count("<figure") == len(result.figures)
     assert "learndyn run deep_linear --preset quick --seeds 4" in text
     assert "results.nc" in text and "Data in results.nc" in text and "mode_strength_sim" in text
