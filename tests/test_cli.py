@@ -313,7 +313,8 @@ def test_second_process_reuses_the_compiled_programs(tmp_path):
     from pathlib import Path
 
     tests = Path(__file__).parent
-    env = {**os.environ, "LEARNDYN_HOME": str(tmp_path / "store"),
+    env = {**{k: v for k, v in os.environ.items() if k != "LEARNDYN_COMPILATION_CACHE"},
+           "LEARNDYN_HOME": str(tmp_path / "store"),
            "LEARNDYN_STUDIES": "sweep_toy=sweep_toy:TOY",
            "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
     cache = tmp_path / "store" / ".jax-cache"

@@ -188,11 +188,11 @@ def _describe_study(name: str, console: Console) -> None:
         table.add_row(*row)
     console.print(table)
     table = Table(title="presets (--preset NAME)", title_justify="left")
-    for column in ("preset", "seeds", "what it is", "fields it sets"):
+    for column in ("preset", "seeds", "what it is", "fields it sets", "cost"):
         table.add_column(column, overflow="fold")
     for key, preset in st.presets.items():
         values = ", ".join(f"{k}={v}" for k, v in preset.values.items()) or "(the defaults)"
-        table.add_row(key, str(preset.seeds), preset.doc, values)
+        table.add_row(key, str(preset.seeds), preset.doc, values, preset.cost)
     console.print(table)
 
 
@@ -205,6 +205,9 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from . import api
 
     st = registry.get(args.study)
+    preset = st.presets.get(args.preset)
+    if preset is not None and preset.cost:  # a long run says so before it starts
+        console.print(f"{st.name} ({args.preset} preset): {preset.cost}", highlight=False)
     bar = _Bar(console)
     try:
         result = api.run(

@@ -88,11 +88,16 @@ class Check:
 
 @dataclass(frozen=True)
 class Preset:
-    """A named parameter set: field values over the config defaults and a number of seeds."""
+    """A named parameter set: field values over the config defaults and a number of seeds.
+
+    ``cost`` says what a run takes where it is long (measured, e.g. "about 20 min on 2 CPU
+    cores; GPU welcome"); the command line prints it before the run starts.
+    """
 
     seeds: int
     values: Mapping[str, Any] = field(default_factory=dict)
     doc: str = ""
+    cost: str = ""
 
 
 @dataclass(frozen=True)
