@@ -5,8 +5,8 @@ Measured side by side in one process:
 - ``learndyn SGD``: :func:`learndyn.teacher_student.simulate.simulate` (the studies' path:
   seeds vmapped, steps in a ``fori_loop`` inside ``lax.scan`` inside ``jit``, inputs drawn
   inside the loop by XORWOW lanes, 5 U steps a draw), erf, first layer only, float32, best of
-  three calls after a warm-up call with the same shapes (compile excluded; the compile time is reported
-  separately). Throughput in seed-steps per second for N in {500, 2000, 10000}, K = M in
+  three calls after a warm-up call with the same shapes (compile excluded; the compile time
+  is reported separately). Throughput in seed-steps per second for N in {500, 2000, 10000}, K = M in
   {2, 8, 20} and 1, 8, 32 seeds (steps scaled down as 500/N so that every timing does similar
   work).
 - ``generators``: standard normals per second inside a compiled scan, N = 500, 1 and 32 seeds
