@@ -66,7 +66,7 @@ def test_run_batch_is_run_per_config():
         alone = STUDY.run(config, seeds=[0])
         assert np.array_equal(alone.eg_sim, ds.eg_sim)
         np.testing.assert_allclose(alone.eg_theory, ds.eg_theory, rtol=1e-12)
-    with pytest.raises(ConfigError, match="N"):
+    with pytest.raises(ConfigError, match="may differ only in"):
         run_batch([configs[0], configs[1].replace(N=50)], seeds=[0])
 
 

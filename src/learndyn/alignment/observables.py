@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import xarray as xr
 
-__all__ = ["ATTRS", "describe"]
+__all__ = ["ATTRS", "NETWORK_ATTRS", "STRUCTURE_ATTRS", "describe"]
 
 ODE_TIME = "ODE time (rates per unit time)"
 
@@ -53,6 +53,42 @@ ATTRS: dict[str, tuple[str, str]] = {
     "chain_C": ("scalar chain: C", "time"),
     "chain_h_final": ("scalar chain: h_inf", ""),
 }
+#: ``alignment_networks``: what differs from the alignment study (epochs, fitted rates)
+NETWORK_ATTRS = {
+    "time": ("training epochs", "epochs"), "run": ("run (setting and pair of points)", ""),
+    "setting": ("row of the settings table (architecture, gain, learning rate)", ""),
+    "regime": ("table run or lazy contrast", ""), "dx2": ("squared input distance dx2", ""),
+    "dy2": ("squared target distance dy2", ""), "gain": ("initial weight gain", ""),
+    "lr": ("learning rate", ""),
+    "eta_h": ("fitted encoder rate eta_h (training loss convention)", "1/epoch"),
+    "eta_y": ("fitted decoder rate eta_y (training loss convention)", "1/epoch"),
+    "eta_mean": ("fitted mean-output rate eta_ybar", "1/epoch"),
+    "C": ("conserved quantity C with the fitted rates", "epochs"),
+    "fit_loss": ("fit objective sum (h - h_fit)^2 + (y - y_fit)^2 + (w - w_fit)^2", ""),
+    "r2_h": ("fit R^2 of h", ""), "r2_y": ("fit R^2 of y", ""), "r2_w": ("fit R^2 of w", ""),
+    "r2_loss": ("fit R^2 of the loss", ""),
+    "h_final": ("final squared representation distance", ""),
+    "h_rich_limit": ("rich limit with the fitted ratio", ""),
+}
+
+
+#: ``alignment_structure``: pairs of XOR corners, epochs
+STRUCTURE_ATTRS = {
+    "time": ("training epochs", "epochs"), "regime": ("initial scale: rich or lazy", ""),
+    "pair": ("pair of XOR corners i-j", ""), "dx2": ("squared input distance of the pair", ""),
+    "dy2": ("squared target distance of the pair", ""),
+    "h": ("squared representation distance of the pair", ""),
+    "dist_init": ("squared representation distance of the pair at epoch 0", ""),
+    "dist": ("final squared representation distance of the pair", ""),
+    "dist_rich_limit": ("rich limit sqrt(eta_h/eta_y) ||dx|| ||dy*|| of the pair", ""),
+    "fit_h": ("two-point fit run: h", ""), "fit_y": ("two-point fit run: y", ""),
+    "eta_h": ("fitted encoder rate eta_h (1/2 MSE)", "1/epoch"),
+    "eta_y": ("fitted decoder rate eta_y (1/2 MSE)", "1/epoch"),
+    "r2_h": ("two-point fit R^2 of h", ""), "r2_y": ("two-point fit R^2 of y", ""),
+    "r2_w": ("two-point fit R^2 of w", ""),
+}
+
+
 _SOURCES = (("_deep_linear", "deep_linear closed form"), ("_theory", "theory"),
             ("_sim", "simulation"))
 

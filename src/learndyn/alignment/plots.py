@@ -20,14 +20,6 @@ SIM = Line2D([], [], color="0.3", marker="o", mfc="none", ls="none", label="simu
 THEORY = Line2D([], [], color="0.3", lw=1.6, label="theory (ODE)")
 
 
-def _markers(ax, t, y, color, n: int = 25, log: bool = False) -> None:
-    """Simulation markers, thinned to about ``n`` along a linear (or log) time axis."""
-    t, y = np.asarray(t), np.asarray(y)
-    grid = np.geomspace(t[t > 0].min(), t.max(), n) if log else np.linspace(t.min(), t.max(), n)
-    idx = np.unique(np.searchsorted(t, grid).clip(0, len(t) - 1))
-    ax.plot(t[idx], y[idx], "o", mfc="none", ms=4, mew=0.9, color=color)
-
-
 def _key(fig: Figure, entries, *, extra=(), ncol: int | None = None) -> None:
     handles = [THEORY, SIM, *extra] + [Line2D([], [], color=c, lw=3, label=name)
                                         for name, c in entries]
@@ -50,7 +42,8 @@ def trajectories(ds: xr.Dataset, config, max_seeds: int = 4) -> Figure:
             for seed, color in zip(seeds, colors):
                 plotting.theory_line(ax, t, sel[f"{v}_theory"].sel(pair=pair, seed=seed),
                                      color=color)
-                _markers(ax, t, sel[f"{v}_sim"].sel(pair=pair, seed=seed).values, color)
+                plotting.sim_band(ax, t, sel[f"{v}_sim"].sel(pair=pair, seed=[seed]).values,
+                                  color=color, max_markers=25)
             if v == "y":
                 ax.axhline(config.dy2, color="0.5", lw=0.8, ls=":")
             if v == "loss":  # below ~1e-13 of the start the loss is round-off
@@ -89,9 +82,11 @@ def rich_lazy(ds: xr.Dataset, config) -> Figure:
     t = ds.time.values[1:]
     shown = h0[np.unique(np.linspace(0, len(h0) - 1, min(len(h0), 5)).round().astype(int))]
     hues = plotting.colors(len(shown))
+    ax.set(xscale="log", yscale="log")  # before sim_band, which thins markers along the scale
     for h, color in zip(shown, hues):
         plotting.theory_line(ax, t, sel.sweep_h_theory.sel(h0=h).values[1:], color=color)
-        _markers(ax, t, sel.sweep_h_sim.sel(h0=h).values[1:], color, n=18, log=True)
+        plotting.sim_band(ax, t, sel.sweep_h_sim.sel(h0=[h]).values[:, 1:], color=color,
+                          max_markers=18)
     ax.set(xscale="log", yscale="log", xlabel=TIME, ylabel=r"$h(t)$",
            title=rf"$\eta_h/\eta_y$ = {ds.pair.values[0]}")
     entries = [(rf"$\eta_h/\eta_y$ = {p}", c) for p, c in zip(ds.pair.values, colors)]
@@ -116,7 +111,8 @@ def chain(ds: xr.Dataset, config) -> Figure:
         for lam, color in zip(ds.lam.values, colors):
             plotting.theory_line(ax, t, ds[f"chain_{v}_theory"].sel(lam=lam), color=color)
             ax.plot(t, ds[f"chain_{v}_deep_linear"].sel(lam=lam), ":", color="k", lw=0.9)
-            _markers(ax, t, ds[f"chain_{v}_sim"].sel(lam=lam).values, color)
+            plotting.sim_band(ax, t, ds[f"chain_{v}_sim"].sel(lam=[lam]).values, color=color,
+                              max_markers=25)
         ax.set(xlabel=TIME, ylabel=LABELS[v])
     _key(fig, [(rf"$\lambda$ = {lam:g}", c) for lam, c in zip(ds.lam.values, colors)], ncol=6,
          extra=[Line2D([], [], color="k", ls=":", lw=0.9,
@@ -157,7 +153,7 @@ def fits(ds: xr.Dataset, config) -> Figure:
             for r, v in enumerate(names):
                 ax = axes[r, c]
                 plotting.theory_line(ax, t, run[f"{v}_theory"].mean("seed").values, color=color)
-                _markers(ax, t, run[f"{v}_sim"].mean("seed").values, color, n=30)
+                plotting.sim_band(ax, t, run[f"{v}_sim"].values, color=color, max_markers=30)
         for r, v in enumerate(names):
             axes[r, c].set(ylabel=LABELS[v], xlabel="epoch" if r == len(names) - 1 else "")
         top = float(ds.loss_sim.isel(run=idx).max())
@@ -202,7 +198,7 @@ def final(ds: xr.Dataset, config) -> Figure:
         run = ds.isel(run=k)
         h0 = run.h0_sim.values[:, None]
         plotting.theory_line(ax, t, (run.h_theory.values / h0).mean(0), color=color)
-        _markers(ax, t, (run.h_sim.values / h0).mean(0), color, n=20)
+        plotting.sim_band(ax, t, run.h_sim.values / h0, color=color, max_markers=20)
     ax.set(yscale="log", xlabel="epoch", ylabel=r"$h(t)/h_0$",
            title=f"{contrast}: rich (gain {_table_gain(ds, contrast)}) vs lazy")
     axes[0, 0].legend(handles=[*axes[0, 0].get_legend_handles_labels()[0], Line2D(
@@ -252,7 +248,8 @@ def structure(ds: xr.Dataset, pairs) -> Figure:
         ax = axes[r, 2]
         for k, color in enumerate(hues):
             plotting.theory_line(ax, t, sub.h_theory.isel(pair=k).values, color=color)
-            _markers(ax, t, sub.h_sim.isel(pair=k).values, color, n=20)
+            plotting.sim_band(ax, t, sub.h_sim.isel(pair=[k]).values.T, color=color,
+                              max_markers=20)
         ax.set(xlabel="epoch", ylabel=r"$\|h_i - h_j\|^2$", title=f"{regime}: pairs")
     rich = d.sel(regime="rich")
     apart = ds.dy2.values > 0

@@ -112,12 +112,10 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     """:func:`run` for configs differing only in :data:`BATCH_FIELDS` (pairs of the same count,
     lazy rates): every architecture trains all configs' runs in one program, fitted together."""
     config = configs[0]
-    for other in configs[1:]:
-        differ = [k for k, v in other.to_dict().items()
-                  if v != getattr(config, k) and k not in BATCH_FIELDS]
-        if differ or len(other.dx) != len(config.dx):
-            raise ConfigError(f"run_batch: configs differ in '{(differ or ['dx'])[0]}', which "
-                              "changes shapes")
+    if any(c.replace(**{f: getattr(config, f) for f in BATCH_FIELDS}) != config
+           or len(c.dx) != len(config.dx) for c in configs):
+        raise ConfigError("run_batch: configs may differ only in " + ", ".join(BATCH_FIELDS)
+                          + " (with as many pairs)")
     runs = [r for c in configs for r in c.runs]
     groups: dict[Setting, list[int]] = {}
     for k, r in enumerate(runs):
@@ -157,26 +155,7 @@ def _dataset(config, runs: list[Run], seeds, steps, v: dict) -> xr.Dataset:
         coords={"run": np.arange(len(runs)), "seed": list(seeds), "time": steps.astype(float),
                 **{k: ("run", [getattr(r, k) for r in runs])
                    for k in ("setting", "regime", "dx2", "dy2", "gain", "lr")}})
-    return observables.describe(ds, NETWORK_ATTRS)
-
-
-#: what differs from the alignment study's variables: epochs, fitted per-epoch rates
-NETWORK_ATTRS = {
-    "time": ("training epochs", "epochs"), "run": ("run (setting and pair of points)", ""),
-    "setting": ("row of the settings table (architecture, gain, learning rate)", ""),
-    "regime": ("table run or lazy contrast", ""), "dx2": ("squared input distance dx2", ""),
-    "dy2": ("squared target distance dy2", ""), "gain": ("initial weight gain", ""),
-    "lr": ("learning rate", ""),
-    "eta_h": ("fitted encoder rate eta_h (training loss convention)", "1/epoch"),
-    "eta_y": ("fitted decoder rate eta_y (training loss convention)", "1/epoch"),
-    "eta_mean": ("fitted mean-output rate eta_ybar", "1/epoch"),
-    "C": ("conserved quantity C with the fitted rates", "epochs"),
-    "fit_loss": ("fit objective sum (h - h_fit)^2 + (y - y_fit)^2 + (w - w_fit)^2", ""),
-    "r2_h": ("fit R^2 of h", ""), "r2_y": ("fit R^2 of y", ""), "r2_w": ("fit R^2 of w", ""),
-    "r2_loss": ("fit R^2 of the loss", ""),
-    "h_final": ("final squared representation distance", ""),
-    "h_rich_limit": ("rich limit with the fitted ratio", ""),
-}
+    return observables.describe(ds, observables.NETWORK_ATTRS)
 
 
 # ---- checks -------------------------------------------------------------------------------

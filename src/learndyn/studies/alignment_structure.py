@@ -84,11 +84,8 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     """:func:`run` for configs differing only in :data:`BATCH_FIELDS`: the three networks of
     every config train in one vmapped program."""
     config = configs[0]
-    for other in configs[1:]:
-        differ = [k for k, v in other.to_dict().items()
-                  if v != getattr(config, k) and k not in BATCH_FIELDS]
-        if differ:
-            raise ConfigError(f"run_batch: configs differ in '{differ[0]}', which changes shapes")
+    if any(c.replace(**{f: getattr(config, f) for f in BATCH_FIELDS}) != config for c in configs):
+        raise ConfigError("run_batch: configs may differ only in " + ", ".join(BATCH_FIELDS))
     x, y = data.xor()
     xs, ys, gains, lrs = [], [], [], []
     for c in configs:  # rich XOR, lazy XOR, two-point fit run (each point duplicated)
@@ -144,24 +141,7 @@ def _dataset(config: AlignmentStructureConfig, seeds, steps, v: dict) -> xr.Data
         coords={"regime": ["rich", "lazy"], "seed": list(seeds), "time": times,
                 "pair": [f"{i}-{j}" for i, j in PAIRS], "dx2": ("pair", dx2),
                 "dy2": ("pair", dy2)})
-    return observables.describe(ds, STRUCTURE_ATTRS)
-
-
-#: the structure dataset's own variables (pairs of XOR corners, epochs)
-STRUCTURE_ATTRS = {
-    "time": ("training epochs", "epochs"), "regime": ("initial scale: rich or lazy", ""),
-    "pair": ("pair of XOR corners i-j", ""), "dx2": ("squared input distance of the pair", ""),
-    "dy2": ("squared target distance of the pair", ""),
-    "h": ("squared representation distance of the pair", ""),
-    "dist_init": ("squared representation distance of the pair at epoch 0", ""),
-    "dist": ("final squared representation distance of the pair", ""),
-    "dist_rich_limit": ("rich limit sqrt(eta_h/eta_y) ||dx|| ||dy*|| of the pair", ""),
-    "fit_h": ("two-point fit run: h", ""), "fit_y": ("two-point fit run: y", ""),
-    "eta_h": ("fitted encoder rate eta_h (1/2 MSE)", "1/epoch"),
-    "eta_y": ("fitted decoder rate eta_y (1/2 MSE)", "1/epoch"),
-    "r2_h": ("two-point fit R^2 of h", ""), "r2_y": ("two-point fit R^2 of y", ""),
-    "r2_w": ("two-point fit R^2 of w", ""),
-}
+    return observables.describe(ds, observables.STRUCTURE_ATTRS)
 
 
 # ---- checks -------------------------------------------------------------------------------

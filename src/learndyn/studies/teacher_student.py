@@ -115,11 +115,8 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     """:func:`run` for configs differing only in :data:`BATCH_FIELDS`: every config and
     activation in one vmapped SGD program, one ODE solve per activation."""
     config = configs[0]
-    for other in configs[1:]:
-        differ = [k for k, v in other.to_dict().items()
-                  if v != getattr(config, k) and k not in BATCH_FIELDS]
-        if differ:
-            raise ConfigError(f"run_batch: configs differ in '{differ[0]}', which changes shapes")
+    if any(c.replace(**{f: getattr(config, f) for f in BATCH_FIELDS}) != config for c in configs):
+        raise ConfigError("run_batch: configs may differ only in " + ", ".join(BATCH_FIELDS))
     steps = record_steps(config.num_steps, config.num_records, spacing="log")
     acts = config.activations
     settings = [c.setting(g) for g in acts for c in configs]  # one program for all of them

@@ -83,43 +83,6 @@ class OverparamConfig(Config):
         return float(theory.erf_floor_law(self.M, self.M, self.sgd_lr, self.sgd_sigma))
 
 
-def _fixed_points(config: OverparamConfig, progress: Progress | None) -> xr.Dataset:
-    M, sigma = config.M, config.sigma
-    total = len(config.erf_lrs) * len(config.erf_K) + len(config.linear_K) + len(config.both_K)
-    results = []
-    for lr in config.erf_lrs:
-        for K in config.erf_K:
-            fp = floors.first_layer_floor(K, M, lr=lr, sigma=sigma, width=max(config.erf_K))
-            results.append((fp.eg if fp.converged else np.nan, fp.residual,
-                            fp.max_real_eigenvalue))
-    for K in config.linear_K:
-        fp = floors.first_layer_floor(K, M, lr=config.linear_lr, sigma=config.linear_sigma,
-                                      activation="linear", width=max(config.linear_K))
-        results.append((fp.eg if fp.converged else np.nan, fp.residual, np.nan))
-    for K in config.both_K:
-        fp, rhs = floors.denoising_floor(K, M, lr=config.both_lr, sigma=sigma,
-                                        width=max(config.both_K))
-        results.append((fp.eg if fp.converged else np.nan, rhs, fp.max_real_eigenvalue))
-        if progress is not None:
-            progress(len(results), total, "fixed points")
-    n_erf, n_lin = len(config.erf_lrs) * len(config.erf_K), len(config.linear_K)
-    erf = np.array(results[:n_erf]).T.reshape(3, len(config.erf_lrs), len(config.erf_K))
-    lin, both = np.array(results[n_erf:n_erf + n_lin]).T, np.array(results[n_erf + n_lin:]).T
-    Ks, lrs = np.asarray(config.erf_K)[None, :], np.asarray(config.erf_lrs)[:, None]
-    e, k = ("eta", "K_erf"), "K_both"
-    return xr.Dataset(
-        {"erf_floor_theory": (e, erf[0]), "erf_floor_residual": (e, erf[1]),
-         "erf_floor_eigenvalue": (e, erf[2]),
-         "erf_floor_law": (e, np.asarray(theory.erf_floor_law(Ks, M, lrs, sigma))),
-         "linear_floor_theory": ("K_linear", lin[0]),
-         "linear_floor_law": ("K_linear", theory.linear_floor_law(
-             np.asarray(config.linear_K), config.linear_lr, config.linear_sigma)),
-         "denoising_floor_theory": (k, both[0]), "denoising_residual": (k, both[1]),
-         "denoising_eigenvalue": (k, both[2])},
-        coords={"eta": list(config.erf_lrs), "K_erf": list(config.erf_K),
-                "K_linear": list(config.linear_K), "K_both": list(config.both_K)})
-
-
 def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
     if not config.sgd_activations or not config.sgd_modes or not config.sgd_K:
         return None
@@ -158,7 +121,10 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
 
 def run(config: OverparamConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """ODE fixed points (erf, linear, both-layer denoising) and long SGD runs."""
-    ds = _fixed_points(config, progress)
+    ds = floors.sweep(config.M, config.sigma, erf_K=config.erf_K, erf_lrs=config.erf_lrs,
+                      linear_K=config.linear_K, linear_lr=config.linear_lr,
+                      linear_sigma=config.linear_sigma, both_K=config.both_K,
+                      both_lr=config.both_lr)
     sgd = _sgd_runs(config, seeds, progress)
     return observables.describe(ds if sgd is None else xr.merge([ds, sgd]))
 

@@ -20,11 +20,14 @@ shares one compiled right-hand side and Jacobian.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import xarray as xr
 
 from . import theory
 
-__all__ = ["denoising_floor", "first_layer_floor"]
+__all__ = ["denoising_floor", "first_layer_floor", "sweep"]
 
 
 def first_layer_floor(K: int, M: int, *, lr: float, sigma: float, activation: str = "erf",
@@ -61,3 +64,35 @@ def denoising_floor(K: int, M: int, *, lr: float, sigma: float, width: int | Non
     drift = theory.drift(start, T, vstar, (lr, lr, 0.0, 0.0), train_second_layer=True)
     fp = theory.fixed_point(Qp, Rp, T, vp, vstar, lr=lr, sigma=sigma, train_second_layer=True)
     return fp, max(float(np.abs(d).max()) for d in drift)
+
+
+def sweep(M: int, sigma: float, *, erf_K: Sequence[int], erf_lrs: Sequence[float],
+          linear_K: Sequence[int], linear_lr: float, linear_sigma: float,
+          both_K: Sequence[int], both_lr: float) -> xr.Dataset:
+    """Every fixed point of the module docstring for the given widths and rates (T = I,
+    v* = 1), with the laws, residuals and largest Jacobian eigenvalues (NaN eps_g* where
+    Newton did not converge). Each kind shares one compiled Jacobian (inert padding)."""
+    def row(fp, residual=None, eigenvalue=True):
+        return (fp.eg if fp.converged else np.nan, fp.residual if residual is None
+                else residual, fp.max_real_eigenvalue if eigenvalue else np.nan)
+
+    erf = np.array([[row(first_layer_floor(K, M, lr=lr, sigma=sigma, width=max(erf_K)))
+                     for K in erf_K] for lr in erf_lrs]).transpose(2, 0, 1)
+    lin = np.array([row(first_layer_floor(K, M, lr=linear_lr, sigma=linear_sigma,
+                                          activation="linear", width=max(linear_K)),
+                        eigenvalue=False) for K in linear_K]).T
+    both = np.array([row(*denoising_floor(K, M, lr=both_lr, sigma=sigma, width=max(both_K)))
+                     for K in both_K]).T
+    e, k = ("eta", "K_erf"), "K_both"
+    return xr.Dataset(
+        {"erf_floor_theory": (e, erf[0]), "erf_floor_residual": (e, erf[1]),
+         "erf_floor_eigenvalue": (e, erf[2]),
+         "erf_floor_law": (e, np.asarray(theory.erf_floor_law(
+             np.asarray(erf_K)[None, :], M, np.asarray(erf_lrs)[:, None], sigma))),
+         "linear_floor_theory": ("K_linear", lin[0]),
+         "linear_floor_law": ("K_linear", theory.linear_floor_law(np.asarray(linear_K),
+                                                                  linear_lr, linear_sigma)),
+         "denoising_floor_theory": (k, both[0]), "denoising_residual": (k, both[1]),
+         "denoising_eigenvalue": (k, both[2])},
+        coords={"eta": list(erf_lrs), "K_erf": list(erf_K), "K_linear": list(linear_K),
+                "K_both": list(both_K)})

@@ -26,12 +26,6 @@ def _style_keys(extra=()) -> list[Line2D]:
     return keys + [Line2D([], [], label=label, **kw) for label, kw in extra]
 
 
-def _markers(ax, t, y, color, n: int = 30) -> None:
-    """Simulation markers thinned to ~n points evenly spread on a log time axis."""
-    idx = np.unique(np.searchsorted(t, np.geomspace(t[0], t[-1], n)).clip(0, len(t) - 1))
-    ax.plot(t[idx], y[idx], "o", mfc="none", ms=3.5, mew=0.9, color=color)
-
-
 def error_curves(ds: xr.Dataset, config) -> Figure:
     """eps_g(t): per activation a panel, per seed the ODE (line) through SGD (markers)."""
     acts = list(ds.activation.values)
@@ -44,7 +38,8 @@ def error_curves(ds: xr.Dataset, config) -> Figure:
         ax.set(xscale="log", yscale="log")
         for k, color in enumerate(colors):
             plotting.theory_line(ax, t, sel.eg_theory.values[k, 1:], color=color)
-            _markers(ax, t, sel.eg_sim.values[k, 1:], color)
+            plotting.sim_band(ax, t, sel.eg_sim.values[k:k + 1, 1:], color=color,
+                              max_markers=30)
         if g == "erf" and "eg_sym_theory" in ds:
             ts = ds.time_sym.values[1:]
             ax.plot(ts, ds.eg_sym_theory.values[1:], "--", color="0.45")
@@ -98,7 +93,8 @@ def overlaps(ds: xr.Dataset, config) -> Figure:
                 dims = dict(zip(sel[f"{name}_sim"].dims[1:], idx))
                 plotting.theory_line(ax, t, sel[f"{name}_theory"].sel(dims).values[1:],
                                      color=color)
-                _markers(ax, t, sel[f"{name}_sim"].sel(dims).values[1:], color)
+                plotting.sim_band(ax, t, sel[f"{name}_sim"].sel(dims).values[None, 1:],
+                                  color=color, max_markers=30)
             ax.set(xlabel=TIME, ylabel=label)
             ax.set_title(f"{ACTIVATION_NAMES[g]}, seed {int(sel.seed)}", fontsize=9)
             if r == 0:
@@ -175,7 +171,7 @@ def sgd_runs(ds: xr.Dataset, config) -> Figure:
             color = cols[int(r.K_sim)]
             plotting.theory_line(ax, t[1:], r.eg_theory.values[:, 1:].mean(0), color=color,
                                  ls="-" if str(r.layers.values) == "first" else "--")
-            _markers(ax, t[1:], r.eg_sim.values[:, 1:].mean(0), color)
+            plotting.sim_band(ax, t[1:], r.eg_sim.values[:, 1:], color=color, max_markers=30)
         ax.set(xlabel=TIME, ylabel=rf"{EPS} (seed mean)", title=ACTIVATION_NAMES[g])
         ax = axes[1, c]
         for layers, ls in (("first", "-"), ("both", "--")):
