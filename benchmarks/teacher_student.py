@@ -2,11 +2,11 @@
 
 Measured side by side in one process:
 
-- ``learndyn SGD``: :func:`learndyn.teacher_student.simulate` (the study's path: seeds vmapped,
-  steps in a ``fori_loop`` inside ``lax.scan`` inside ``jit``, inputs drawn inside the loop by
-  XORWOW lanes, 5 U steps a draw), erf, first layer only, float32, best of three calls after a
-  warm-up call with the same shapes (compile excluded; the compile time is reported
-  separately). Throughput in seed-steps per second for N in {500, 2000, 10000}, K = M in
+- ``learndyn SGD``: :func:`learndyn.teacher_student.simulate.simulate` (the studies' path:
+  seeds vmapped, steps in a ``fori_loop`` inside ``lax.scan`` inside ``jit``, inputs drawn
+  inside the loop by XORWOW lanes, 5 U steps a draw), erf, first layer only, float32, best of
+  three calls after a warm-up call with the same shapes (compile excluded; the compile time
+  is reported separately). Throughput in seed-steps per second for N in {500, 2000, 10000}, K = M in
   {2, 8, 20} and 1, 8, 32 seeds (steps scaled down as 500/N so that every timing does similar
   work).
 - ``generators``: standard normals per second inside a compiled scan, N = 500, 1 and 32 seeds
@@ -41,9 +41,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import erf
 
-import learndyn.core  # noqa: F401  (float64 mode for the theory)
-from learndyn.studies.teacher_student import TeacherStudentConfig, simulate
 from learndyn.teacher_student import data, online, theory
+from learndyn.teacher_student.simulate import Setting, simulate
 
 RESULTS = Path(__file__).parent / "results" / "teacher_student.json"
 REFERENCE = {"cpp_sgd_steps_per_s": 5.6e4, "cpp_ode_seconds": 0.6}
@@ -51,19 +50,19 @@ REFERENCE = {"cpp_sgd_steps_per_s": 5.6e4, "cpp_ode_seconds": 0.6}
 
 def time_sgd(N: int, K: int, seeds: int, steps: int) -> dict:
     steps = max(1000, steps * 500 // N)  # the same work per step budget at large N
-    config = TeacherStudentConfig(N=N, M=K, K=K, lr=0.5, t_max=steps / N, num_records=3,
-                                  dtype="float32", t_sym=1.0)
+    setting = Setting.make("erf", N=N, M=K, K=K, lr=0.5, dtype="float32")
+    record = np.array([0, steps // 2, steps])
     seed_list = list(range(seeds))
     start = time.perf_counter()
-    simulate(config, seed_list)  # compile + first run
+    simulate([setting], seed_list, record_at=record)  # compile + first run
     first = time.perf_counter() - start
     elapsed = np.inf
     for _ in range(3):  # best of three: the machine is shared
         start = time.perf_counter()
-        simulate(config, seed_list)
+        simulate([setting], seed_list, record_at=record)
         elapsed = min(elapsed, time.perf_counter() - start)
-    rate = seeds * config.num_steps / elapsed
-    return {"N": N, "K": K, "M": K, "seeds": seeds, "steps": config.num_steps,
+    rate = seeds * steps / elapsed
+    return {"N": N, "K": K, "M": K, "seeds": seeds, "steps": steps,
             "seconds": elapsed, "compile_seconds": max(first - elapsed, 0.0),
             "seed_steps_per_s": rate}
 

@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
+from ..core.precision import float64
 from . import theory
 
 __all__ = ["Fit", "fit_rates", "r_squared"]
@@ -132,6 +133,7 @@ def _nanargmin(costs: np.ndarray) -> np.ndarray:
     return np.argmin(c, axis=1)
 
 
+@float64
 def fit_rates(times: np.ndarray, h: np.ndarray, y: np.ndarray, w: np.ndarray, *,
               dx2: np.ndarray | float, dy2: np.ndarray | float,
               loss: np.ndarray | None = None, mean_gap0: np.ndarray | float | None = None,

@@ -16,13 +16,19 @@ taken by automatic differentiation of L itself (not of the reduced equations), s
 with the (h, y, w) ODE tests the reduction. For kappa = 1 it reads dybar/dt = -2 eta_ybar (ybar -
 ybar*), dD_h/dt = -eta_h D_y^T e dx^T/2, dD_y/dt = -eta_y e dh^T/2 with e = dy^ - dy*.
 
-Initial state (the spec's test bed): dx, dy* uniformly random directions with ||dx||^2 = dx2,
-||dy*||^2 = dy2; ybar(0), ybar* ~ N(0, I); D_h entries N(0, sigma_h^2); D_y = c dh^T/||dh||^2 with
-c ~ N(0, sigma_y^2 I) (so dy^(0) = c and D_y lies along dh, the closure the theory assumes).
+Initial states: :func:`init` draws the random test bed: dx, dy* uniformly random directions
+with ||dx||^2 = dx2, ||dy*||^2 = dy2; ybar(0), ybar* ~ N(0, I); D_h entries N(0, sigma_h^2);
+D_y = c dh^T/||dh||^2 with c ~ N(0, sigma_y^2 I) (so dy^(0) = c and D_y lies along dh, the
+closure the theory assumes).
+:func:`from_distances` builds a state with given (h, y, w), e.g. an ODE's start, so that the
+micro-model runs beside it as its simulation (the rank-one scalar chain of the deep_linear link
+is such a state). :func:`trajectories` integrates many runs, each on its own time grid, in one
+compiled, vmapped solve.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -30,7 +36,8 @@ import jax.numpy as jnp
 
 from ..core import ode
 
-__all__ = ["Params", "Task", "flow", "init", "loss", "observe", "trajectory"]
+__all__ = ["Params", "Task", "flow", "from_distances", "init", "loss", "observe", "trajectories",
+           "trajectory"]
 
 
 class Params(NamedTuple):
@@ -61,6 +68,25 @@ def init(key: jax.Array, *, n_x: int, n_h: int, n_y: int, dx2, dy2, sigma_h: flo
     c = sigma_y * jax.random.normal(k[4], (n_y,), dtype=jnp.float64)
     Dy = jnp.outer(c, dh) / (dh @ dh)
     return Params(jax.random.normal(k[5], (n_y,), dtype=jnp.float64), Dh, Dy), task
+
+
+def from_distances(h0, y0, w0, *, dx2, dy2, n_x: int, n_h: int, n_y: int
+                   ) -> tuple[Params, Task]:
+    """A state with ||dh||^2 = h0, ||dy^||^2 = y0, ||dy^||^2 - <dy*, dy^> = w0 and D_y along dh
+    (jit/vmap-safe): dx = sqrt(dx2) e_1, dy* = sqrt(dy2) f_1, D_h = sqrt(h0/dx2) g_1 e_1^T,
+    dy^ = c with c_1 = (y0 - w0)/sqrt(dy2) and c_2 = sqrt(y0 - c_1^2) (needs n_y >= 2 unless
+    (y0 - w0)^2 = y0 dy2), D_y = c dh^T/h0, ybar = ybar* = 0 (no mean error)."""
+    f64 = partial(jnp.asarray, dtype=jnp.float64)
+    e = partial(jnp.zeros, dtype=jnp.float64)
+    dx = e(n_x).at[0].set(jnp.sqrt(f64(dx2)))
+    dy = e(n_y).at[0].set(jnp.sqrt(f64(dy2)))
+    Dh = e((n_h, n_x)).at[0, 0].set(jnp.sqrt(f64(h0) / dx2))
+    c1 = (f64(y0) - w0) / jnp.sqrt(f64(dy2))
+    c = e(n_y).at[0].set(c1)
+    if n_y > 1:
+        c = c.at[1].set(jnp.sqrt(jnp.maximum(y0 - c1**2, 0.0)))
+    Dy = jnp.outer(c, Dh @ dx) / h0
+    return Params(e(n_y), Dh, Dy), Task(dx, dy, e(n_y))
 
 
 def loss(params: Params, task: Task, kappa=1.0) -> jax.Array:
@@ -106,3 +132,12 @@ def trajectory(params: Params, task: Task, rates, times, *, kappa=1.0, rtol: flo
     """
     path = ode.solve(flow, params, times, args=(task, rates, kappa), rtol=rtol, atol=atol)
     return jax.vmap(lambda p: observe(p, task, kappa))(path)
+
+
+@jax.jit
+def trajectories(params: Params, task: Task, rates, times, kappa) -> dict:
+    """:func:`trajectory` of B runs at once (one compiled, vmapped solve): every argument has
+    a leading axis of B (``rates`` (B, 3), ``times`` (B, T): each run on its own grid,
+    ``kappa`` (B,)). Returns :func:`observe`'s values of shape (B, T)."""
+    return jax.vmap(lambda p, k, r, t, kp: trajectory(p, k, r, t, kappa=kp))(
+        params, task, rates, times, kappa)

@@ -61,6 +61,7 @@ import xarray as xr
 
 from ..core import ode
 from ..core.config import ConfigError
+from ..core.precision import float64
 from ..deep_linear import theory as dl_theory
 from ..deep_linear.model import split_squares
 
@@ -209,6 +210,7 @@ def _check_realisable(y0, w0, dy2) -> None:
                           "y0 - w0 = <dy*, dy^>")
 
 
+@float64
 def integrate(h0, y0, w0, *, dx2, dy2, eta_h, eta_y, times,
               convention: Convention = "half_sum", rtol: float = 1e-10, atol: float = 1e-12,
               solver: Literal["dopri8", "kvaerno5"] = "dopri8") -> xr.Dataset:
@@ -332,9 +334,13 @@ def scalar_chain(s, a0, lam, times, *, eta: float, dx2: float) -> dict:
 
     a(t) = :func:`learndyn.deep_linear.theory.mode_trajectory` (s, a0, lam, tau = 2/(eta dx2));
     ``s`` = dy*/dx (signed), ``a0`` = w1 w2 at t = 0. Equal rates eta_h = eta_y = eta.
-    Returns ``{"a", "h", "y", "w"}`` of shape (len(times),) (scalars in) and the invariant
-    ``"C"`` = -lambda/eta.
+    Returns ``{"a", "h", "y", "w"}`` of shape (len(times),) (scalars in; for an array of
+    lambda values (times, lam)), the invariant ``"C"`` = -lambda/eta and ``"h_final"``, the
+    final representation W1^T W1 dx2 of :func:`learndyn.deep_linear.theory.final_representations`
+    (Lambda - lambda/2 for the 1-D task).
     """
     a = dl_theory.mode_trajectory(s, a0, times, lam=lam, tau=2.0 / (eta * dx2))
     h, y, w = chain_state(a, lam, s=s, dx2=dx2)
-    return {"a": a, "h": h, "y": y, "w": w, "C": -_f64(lam) / eta}
+    final = np.array([dl_theory.final_representations(np.array([[s]]), x)["W1tW1"][0, 0]
+                      for x in np.ravel(lam)]).reshape(np.shape(lam)) * dx2
+    return {"a": a, "h": h, "y": y, "w": w, "C": -_f64(lam) / eta, "h_final": final}

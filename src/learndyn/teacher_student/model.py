@@ -14,6 +14,9 @@ loss Delta^2 / 2 is
 (the gradient of Delta^2/2 with respect to w_k is v_k g'(lambda_k) Delta x / sqrt N). Time is
 t = steps / N. Activations: ``erf`` g(x) = erf(x/sqrt 2); ``relu``; ``linear``.
 
+``g`` may also be a traced integer index into :data:`ACTIVATIONS` (one compiled program for
+students of several activations; every branch is computed and one selected).
+
 Initialisation: teacher w*_mi ~ N(0, 1) and v* = ``vstar`` (or N(0, 1)); student
 w_ki ~ N(0, init_std^2) and, when the second layer is trained, v_k ~ N(0, v_init_std^2),
 otherwise v_k = v_fixed. Keys for teacher and student are split from the seed's init key.
@@ -27,14 +30,18 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import erf
 
-__all__ = ["Networks", "activation", "derivative", "init", "order_parameters", "output", "sgd_step",
-           "sgd_update"]
+__all__ = ["ACTIVATIONS", "Networks", "activation", "derivative", "init", "order_parameters",
+           "output", "sgd_step", "sgd_update"]
 
+ACTIVATIONS = ("erf", "relu", "linear")
 _SQRT2 = 2.0**0.5
 
 
-def activation(name: str, x):
-    """g(x) for ``name`` in erf (erf(x/sqrt 2)), relu, linear."""
+def activation(name, x):
+    """g(x) for ``name`` in erf (erf(x/sqrt 2)), relu, linear (or its index in ACTIVATIONS)."""
+    if not isinstance(name, str):
+        return jnp.select([name == 0, name == 1], [activation("erf", x), activation("relu", x)],
+                          activation("linear", x))
     if name == "erf":
         return erf(x / _SQRT2)
     if name == "relu":
@@ -44,8 +51,11 @@ def activation(name: str, x):
     raise ValueError(f"unknown activation '{name}'")
 
 
-def derivative(name: str, x):
+def derivative(name, x):
     """g'(x): sqrt(2/pi) exp(-x^2/2) (erf), 1[x > 0] (relu), 1 (linear)."""
+    if not isinstance(name, str):
+        return jnp.select([name == 0, name == 1], [derivative("erf", x), derivative("relu", x)],
+                          derivative("linear", x))
     if name == "erf":
         return jnp.sqrt(2.0 / jnp.pi) * jnp.exp(-0.5 * x * x)
     if name == "relu":
@@ -65,11 +75,13 @@ class Networks(NamedTuple):
 
 
 def init(key, *, N: int, K: int, M: int, init_std, v_init, v_init_std, vstar_value,
-         vstar_random: bool, dtype=jnp.float32) -> Networks:
+         vstar_random: bool, active=None, dtype=jnp.float32) -> Networks:
     """Draw teacher and student weights (see the module docstring).
 
     ``v_init`` is the constant second-layer value used when ``v_init_std`` is 0 (first layer
-    only); otherwise v ~ N(0, v_init_std^2).
+    only); otherwise v ~ N(0, v_init_std^2). ``active`` (K,) of 0/1 switches students off: an
+    inactive unit starts at w = 0, v = 0 and stays there (its SGD updates are proportional to
+    v and to g(0) = 0), so students of several widths can share one program of width K.
     """
     k_teacher, k_vstar, k_student, k_v = jax.random.split(key, 4)
     wstar = jax.random.normal(k_teacher, (M, N), dtype=jnp.float64)
@@ -78,6 +90,8 @@ def init(key, *, N: int, K: int, M: int, init_std, v_init, v_init_std, vstar_val
     w = init_std * jax.random.normal(k_student, (K, N), dtype=jnp.float64)
     v = jnp.where(v_init_std > 0, v_init_std * jax.random.normal(k_v, (K,), dtype=jnp.float64),
                   v_init * jnp.ones(K))
+    if active is not None:
+        w, v = w * active[:, None], v * active
     return Networks(w.astype(dtype), v.astype(dtype), wstar.astype(dtype), vstar.astype(dtype))
 
 
@@ -93,7 +107,7 @@ def sgd_step(nets: Networks, x, noise, *, g: str, lr, lr2, sigma, weight_decay,
                       weight_decay=weight_decay, train_v=train_v)[0]
 
 
-def sgd_update(nets: Networks, x, noise, *, g: str, lr, lr2, sigma, weight_decay,
+def sgd_update(nets: Networks, x, noise, *, g, lr, lr2, sigma, weight_decay,
                train_v: bool) -> tuple[Networks, jax.Array]:
     """:func:`sgd_step` that also returns the error Delta = phi(x) - y it stepped on."""
     dtype = nets.w.dtype

@@ -6,7 +6,8 @@
 - log-log comparisons of error curves (:func:`log10_gap`), the local slope d ln eps / d ln t
   (:func:`log_slope`), escape times from a plateau (:func:`crossing_times`);
 - time averages over the end of a run (:func:`tail_mean`) and the dead-unit flag of
-  over-parameterised both-layer runs (:func:`stuck`).
+  over-parameterised both-layer runs (:func:`stuck`);
+- what every variable of the teacher-student datasets means (:data:`ATTRS`, :func:`describe`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,69 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 
 from . import model
 
-__all__ = ["crossing_times", "eg_monte_carlo", "log10_gap", "log_slope", "stuck", "tail_mean"]
+__all__ = ["ATTRS", "crossing_times", "describe", "eg_monte_carlo", "log10_gap", "log_slope",
+           "stuck", "tail_mean"]
+
+#: long_name and units of the variables and coordinates of the teacher-student datasets;
+#: ``<q>_sim`` and ``<q>_theory`` take the entry of ``q`` and say which they are
+ATTRS: dict[str, tuple[str, str]] = {
+    "time": ("training time t = steps / N", "steps/N"),
+    "time_sym": ("time of the ODE from the symmetric start", "steps/N"),
+    "step": ("SGD steps (one sample each)", "steps"),
+    "seed": ("seed (teacher, student and data)", ""),
+    "activation": ("activation g of teacher and student", ""),
+    "student": ("student unit i", ""),
+    "student2": ("student unit k", ""),
+    "teacher": ("teacher unit n", ""),
+    "teacher2": ("teacher unit m", ""),
+    "eg": ("generalisation error eps_g", ""),
+    "eg_mc": ("eps_g at the end on fresh test inputs (Monte Carlo)", ""),
+    "Q": ("student-student overlap Q_ik = w_i.w_k/N", ""),
+    "R": ("student-teacher overlap R_in = w_i.w*_n/N", ""),
+    "v": ("second-layer weight v_i", ""),
+    "T": ("teacher-teacher overlap T_nm = w*_n.w*_m/N", ""),
+    "vstar": ("teacher second-layer weight v*_n", ""),
+    "eg_sym": ("eps_g of the ODE from the symmetric start R = 0, Q = T = I", ""),
+    "eg_plateau": ("eps_g of the symmetric (plateau) fixed point", ""),
+    "eg_floor": ("final eps_g: ODE fixed point near the run's end (ReLU: the ODE at t_max)", ""),
+    "run": ("SGD run (activation, trained layers, width K)", ""),
+    "layers": ("trained layers (first: w only; both: w and v)", ""),
+    "K_sim": ("student width K of the SGD run", "units"),
+    "eg_star": ("final error eps_g* (mean over the last part of the run)", ""),
+    "eg_star_law": ("final error of the asymptotic law", ""),
+    "stuck": ("run stuck on a dead-unit plateau", ""),
+    "eta": ("learning rate eta (erf first-layer fixed points)", ""),
+    "K_erf": ("student width K (erf first layer)", "units"),
+    "K_linear": ("student width K (linear first layer)", "units"),
+    "K_both": ("student width K (erf both layers)", "units"),
+    "erf_floor": ("erf first layer: final error eps_g* (ODE fixed point)", ""),
+    "erf_floor_law": ("erf first layer: small-eta law (eta sigma^2/2pi)(L + M/sqrt 3)", ""),
+    "erf_floor_residual": ("erf first layer: max |RHS| at the fixed point", "1/time"),
+    "erf_floor_eigenvalue": ("erf first layer: largest real Jacobian eigenvalue", "1/time"),
+    "linear_floor": ("linear first layer: final error eps_g* (ODE fixed point)", ""),
+    "linear_floor_law": ("linear first layer: exact law K eta sigma^2/(2(2 - K eta))", ""),
+    "denoising_floor": ("erf both layers: eps_g* continued from the denoising state", ""),
+    "denoising_residual": ("erf both layers: max |RHS| at the denoising state, sigma = 0",
+                           "1/time"),
+    "denoising_eigenvalue": ("erf both layers: largest real Jacobian eigenvalue", "1/time"),
+}
+_SOURCES = {"sim": "simulation", "theory": "ODE"}
+
+
+def describe(ds: xr.Dataset) -> xr.Dataset:
+    """Set ``long_name`` (and ``units`` where there is one) on every variable and coordinate
+    of ``ds`` from :data:`ATTRS`, in place; returns ``ds``."""
+    for name in [*ds.data_vars, *ds.coords]:
+        stem, _, source = str(name).rpartition("_")
+        long_name, units = ATTRS.get(str(name)) or ATTRS[stem]
+        if str(name) not in ATTRS:
+            long_name = f"{long_name} ({_SOURCES[source]})"
+        ds[name].attrs.update(long_name=long_name, **({"units": units} if units else {}))
+    return ds
 
 
 @partial(jax.jit, static_argnames=("g", "n_samples", "chunk"))

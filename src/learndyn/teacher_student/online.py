@@ -13,6 +13,7 @@ weights halved the speed).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import cache
 from typing import NamedTuple
 
@@ -36,8 +37,9 @@ class State(NamedTuple):
 
 
 @cache
-def _program(g: str, N: int, K: int, M: int, train_v: bool, dtype: str):
-    """(init, step, observe, stream, finite) of one shape; cached: one compiled program each."""
+def _program(g: str | None, N: int, K: int, M: int, train_v: bool, dtype: str):
+    """(init, step, observe, stream, finite) of one shape; cached: one compiled program each.
+    ``g`` None: the activation is the index ``args["g"]`` (several activations, one program)."""
     dt = jnp.dtype(dtype)
 
     def init(key, args):
@@ -45,8 +47,8 @@ def _program(g: str, N: int, K: int, M: int, train_v: bool, dtype: str):
                      jnp.zeros((), dt))
 
     def step(state, z, t, args):
-        nets, delta = model.sgd_update(state.nets, z[:N], z[N], g=g, train_v=train_v,
-                                       **args["hyper"])
+        nets, delta = model.sgd_update(state.nets, z[:N], z[N], train_v=train_v,
+                                       g=args["g"] if g is None else g, **args["hyper"])
         return State(nets, delta)
 
     def observe(state, args):
@@ -58,31 +60,43 @@ def _program(g: str, N: int, K: int, M: int, train_v: bool, dtype: str):
     return init, step, observe, stream, lambda state: jnp.isfinite(state.delta)
 
 
-def run(*, g: str, N: int, K: int, M: int, train_v: bool, dtype: str, seeds, record_at,
+def run(*, g: str | Sequence[str], N: int, K: int, M: int, train_v: bool, dtype: str, seeds,
+        record_at,
         hyper: dict, init_args: dict, progress: Progress | None = None, label: str = "",
-        n_chunks: int = 20, threads: int | None = None) -> Recording:
+        n_chunks: int = 20, threads: int | None = None, batched: bool = False) -> Recording:
     """Train one student per seed online and record its order parameters at ``record_at``.
 
     Args:
-        g, N, K, M, train_v, dtype: activation, sizes, whether v is trained, precision.
+        g, N, K, M, train_v, dtype: activation, sizes, whether v is trained, precision; with
+            ``batched``, ``g`` may be one activation per setting (one program for all).
         seeds: integer seeds; seed s uses ``key(s)`` split into init and data keys.
         record_at: increasing step counts starting at 0.
         hyper: ``lr``, ``lr2``, ``sigma``, ``weight_decay`` (scalars of ``dtype``).
         init_args: keyword arguments of :func:`model.init` other than key, sizes and dtype.
+        batched: every value of ``hyper`` and ``init_args`` has a leading axis of B settings
+            (same shapes, e.g. several learning rates, or widths up to K through
+            ``init_args["active"]``), all run in one vmapped program with the same seeds.
         progress: called with (steps done, total, label) as the run goes.
         threads: seed groups run concurrently (default: one per CPU core; 1 = all seeds in
             one vmapped program). The numbers do not depend on it.
 
     Returns:
         :class:`~learndyn.core.engine.Recording`: ``values`` Q, R, T, v, vstar (seed, record,
-        ...) in float64; ``final`` the :class:`State` of every seed.
+        ...) in float64, (B, seed, record, ...) if ``batched``; ``final`` the :class:`State`
+        of every seed.
 
     Raises:
         DivergenceError: naming the first step (1-based) with a non-finite error.
     """
-    init, step, observe, stream, finite = _program(g, N, K, M, train_v, str(dtype))
+    names = [g] if isinstance(g, str) else list(g)
+    single = len(set(names)) == 1
+    init, step, observe, stream, finite = _program(names[0] if single else None, N, K, M,
+                                                   train_v, str(dtype))
     args = {"hyper": {k: jnp.asarray(v, dtype=dtype) for k, v in hyper.items()},
             "init": init_args}
+    if not single:
+        args["g"] = jnp.asarray([model.ACTIVATIONS.index(name) for name in names])
     return simulate(init, step, observe, seeds=seeds, record_at=np.asarray(record_at),
                     args=args, progress=progress, label=label, n_chunks=n_chunks,
-                    groups=threads or os.cpu_count() or 1, stream=stream, finite=finite)
+                    groups=threads or os.cpu_count() or 1, stream=stream, finite=finite,
+                    batched=batched)

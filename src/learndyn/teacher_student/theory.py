@@ -30,13 +30,15 @@ step lr_v/N and weight decay w <- (1 - kappa/N) w, v <- (1 - kappa/N) v follows
 with the Gaussian averages of :mod:`learndyn.teacher_student.integrals` (erf and linear in
 closed form; ReLU in closed form except I4, a one-dimensional quadrature accurate to ~1e-9).
 
-Entry points: :func:`generalisation_error`, :func:`rhs`, :func:`integrate` (adaptive
-Dormand-Prince 8, rtol 1e-10; 1e-8 for ReLU, whose right-hand side carries rounding noise from
-the regularised I4 quadrature: at 1e-10 the step-size control chases it, 1509 steps against 81
-for t to 100 at K = M = 2, for the same eps_g within 2e-9), from any initial order
-parameters, in particular a simulation's
-own), :func:`fixed_point` (Gauss-Newton on the right-hand side, accepted on the residual),
-and the asymptotic laws :func:`erf_floor_law` and :func:`linear_floor_law`.
+The public entry points compute in float64 whatever the caller's JAX mode
+(:func:`learndyn.core.precision.float64`): :func:`generalisation_error`; :func:`integrate`
+(adaptive Dormand-Prince 8 from any initial order parameters, in particular a simulation's own;
+rtol 1e-10, 1e-8 for ReLU, whose right-hand side carries rounding noise from the regularised I4
+quadrature: at 1e-10 the step-size control chases it, 1509 steps against 81 for t to 100 at
+K = M = 2, for the same eps_g within 2e-9); :func:`fixed_point` (Gauss-Newton on the
+right-hand side, accepted on the residual); the laws :func:`erf_floor_law`,
+:func:`linear_floor_law` and the exact linear trajectory :func:`linear_error`. :func:`rhs` and
+:func:`eg` are traceable (jnp in, jnp out) for use inside jit and vmap.
 """
 
 from __future__ import annotations
@@ -51,18 +53,23 @@ import xarray as xr
 
 from ..core import ode
 from ..core.config import ConfigError
+from ..core.precision import float64
 from .integrals import ACTIVATIONS, FUNCTIONS, has_i4
 
 __all__ = [
+    "FIXED_POINTS",
     "FixedPoint",
+    "RTOL",
     "OrderParameters",
     "check_order_parameters",
     "denoising_state",
     "drift",
+    "eg",
     "erf_floor_law",
     "fixed_point",
     "generalisation_error",
     "integrate",
+    "linear_error",
     "linear_floor_law",
     "rhs",
 ]
@@ -77,6 +84,9 @@ class OrderParameters(NamedTuple):
 
 
 RTOL = {"erf": 1e-10, "linear": 1e-10, "relu": 1e-8}  # default ODE tolerances (module docstring)
+#: activations whose fixed points :func:`fixed_point` finds (the ReLU I4 quadrature has no
+#: finite Jacobian at the singular covariances of specialised students)
+FIXED_POINTS = ("erf", "linear")
 
 
 def _check_activation(activation: str, *, ode_needed: bool = False) -> None:
@@ -99,18 +109,21 @@ def _i2_matrix(omega, activation):
     return FUNCTIONS[activation]["I2"](d[:, None], omega, d[None, :])
 
 
-def _eg(Q, R, T, v, vstar, activation):
+def eg(Q, R, T, v, vstar, activation: str = "erf") -> jax.Array:
+    """eps_g of one set of order parameters, traceable (jnp in, jnp out; use inside jit and
+    vmap). :func:`generalisation_error` is the batched float64 front door."""
     a = jnp.concatenate([v, -vstar])
     return 0.5 * a @ _i2_matrix(_omega(Q, R, T), activation) @ a
 
 
 @partial(jax.jit, static_argnames="activation")
 def _eg_batched(Q, R, T, v, vstar, activation):
-    f = jnp.vectorize(partial(_eg, activation=activation),
+    f = jnp.vectorize(partial(eg, activation=activation),
                       signature="(k,k),(k,m),(m,m),(k),(m)->()")
     return f(Q, R, T, v, vstar)
 
 
+@float64
 def generalisation_error(Q, R, T, v, vstar, activation: str = "erf"):
     r"""eps_g = 1/2 <(phi(x) - phi*(x))^2> from the order parameters (noise-free teacher).
 
@@ -186,6 +199,7 @@ def rhs(t, state: OrderParameters, args) -> OrderParameters:
     return OrderParameters(dQ, dR, dv)
 
 
+@float64
 @partial(jax.jit, static_argnames=("activation", "train_second_layer"))
 def drift(state: OrderParameters, T, vstar, params, *, activation: str = "erf",
           train_second_layer: bool = False) -> OrderParameters:
@@ -197,8 +211,8 @@ def drift(state: OrderParameters, T, vstar, params, *, activation: str = "erf",
 def _solve(Q0, R0, T, v0, vstar, params, times, activation, train_v, rtol):
     args = (T, vstar, params, activation, train_v)
     ys = ode.solve(rhs, OrderParameters(Q0, R0, v0), times, args=args, rtol=rtol)
-    eg = jax.vmap(lambda Q, R, v: _eg(Q, R, T, v, vstar, activation))(ys.Q, ys.R, ys.v)
-    return ys, eg
+    errors = jax.vmap(lambda Q, R, v: eg(Q, R, T, v, vstar, activation))(ys.Q, ys.R, ys.v)
+    return ys, errors
 
 
 def check_order_parameters(Q, R, T, *, name: str = "initial order parameters",
@@ -221,6 +235,7 @@ def check_order_parameters(Q, R, T, *, name: str = "initial order parameters",
                           f"(smallest eigenvalue {low:.3g})")
 
 
+@float64
 def integrate(Q0, R0, T, v0, vstar, *, lr: float, sigma: float = 0.0, times,
               activation: str = "erf", train_second_layer: bool = False,
               lr2: float | None = None, weight_decay: float = 0.0,
@@ -306,6 +321,7 @@ def _packed_rhs_and_jacobian(y, T, v_fixed, vstar, params, K, M, activation, tra
     return f(y), jax.jacfwd(f)(y)
 
 
+@float64
 def fixed_point(Q, R, T, v, vstar, *, lr: float, sigma: float = 0.0,
                 activation: str = "erf", train_second_layer: bool = False,
                 lr2: float | None = None, weight_decay: float = 0.0,
@@ -350,7 +366,7 @@ def fixed_point(Q, R, T, v, vstar, *, lr: float, sigma: float = 0.0,
     eig = np.linalg.eigvals(J)
     return FixedPoint(
         state,
-        float(_eg(state.Q, state.R, T, state.v, vstar, activation)),
+        float(eg(state.Q, state.R, T, state.v, vstar, activation)),
         residual,
         float(np.max(eig.real)),
         residual < tol,
@@ -389,3 +405,19 @@ def linear_floor_law(K: int, lr, sigma):
     """
     K, lr = np.asarray(K, dtype=np.float64), np.asarray(lr, dtype=np.float64)
     return K * lr * np.asarray(sigma) ** 2 / (2.0 * (2.0 - K * lr))
+
+
+def linear_error(eg0, K: int, lr, sigma, times, *, v: float = 1.0) -> np.ndarray:
+    """Exact eps_g(t) of a linear student trained on the first layer only (v fixed, no weight
+    decay), from eps_g(0) = ``eg0``: the K units act as one perceptron with rate K v^2 lr, so
+    e = 2 eps_g obeys de/dt = -2 a e + a^2 (e + sigma^2) with a = K v^2 lr, and
+
+        eps_g(t) = eps* + (eg0 - eps*) exp(-(2a - a^2) t),  eps* = a sigma^2 / (2 (2 - a)),
+
+    the solution of the full ODE for Q, R from any start (``eg0`` (...,) broadcasts against
+    ``times`` (T,) as (..., T)). The error relaxes only for a < 2.
+    """
+    a = K * v**2 * np.asarray(lr, dtype=np.float64)
+    star = a * np.asarray(sigma, dtype=np.float64) ** 2 / (2.0 * (2.0 - a))
+    decay = np.exp(-(2.0 * a - a**2) * np.asarray(times, dtype=np.float64))
+    return star + (np.asarray(eg0, dtype=np.float64)[..., None] - star) * decay
