@@ -1,8 +1,11 @@
 """Every registered study: its quick preset passes all its checks, and the study is well formed."""
 
+import json
+
 import pytest
 
 import learndyn
+from learndyn.core.dataset import unlabelled
 from learndyn.core.study import Check
 
 
@@ -14,6 +17,10 @@ def test_quick_preset_passes_its_checks(name, run_quick):
     assert not failed, failed
     assert result.checks and all(isinstance(c, Check) for c in result.checks)
     assert result.figures and all(p.stat().st_size > 10_000 for p in result.figures.values())
+    assert unlabelled(result.dataset) == []  # every variable and coordinate has a long_name
+    folder = next(iter(result.figures.values())).parent
+    captions = json.loads((folder / "captions.json").read_text())
+    assert all(captions.get(name, "").strip() for name in result.figures), captions
 
 
 @pytest.mark.parametrize("name", learndyn.studies())

@@ -160,7 +160,8 @@ STUDY = Study(
         "quick": Preset(seeds=20, doc="correlated Gaussians, H = 6, n = 4000 (T = 20), 100 "
                                       "iterations"),
         "paper": Preset(seeds=20, values=dict(n_steps=12000, iterations=500),
-                        doc="n = 12000 (T = 60), 500 iterations"),
+                        doc="n = 12000 (T = 60), 500 iterations",
+                        cost="about 1.5 min on 2 CPU cores (78 s CPU)"),
     },
     run=run,
     figures=figures,

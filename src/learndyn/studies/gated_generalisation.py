@@ -231,7 +231,8 @@ STUDY = Study(
         "quick": Preset(seeds=2, doc="gains 0.2, 1.12, 2.5; eta = 0.006/sigma0^(1/3); "
                                      "1500 epochs"),
         "paper": Preset(seeds=10, values=dict(gains=(0.2, 0.66, 1.12, 1.58, 2.04, 2.5)),
-                        doc="all six gains of the authors' notebook, 10 seeds"),
+                        doc="all six gains of the authors' notebook, 10 seeds",
+                        cost="about 1 min on 2 CPU cores (60 s CPU)"),
     },
     run=run,
     figures=figures,

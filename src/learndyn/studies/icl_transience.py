@@ -132,12 +132,12 @@ def primary(ds: xr.Dataset, evaluator: str) -> xr.DataArray:
 def checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
     """Smoke checks (quick) or the paper's claims (paper; thresholds provisional).
 
-    Smoke (spec check 5; values of the quick preset in brackets): every recorded value finite
+    Smoke (values of the quick preset in brackets): every recorded value finite
     [0 non-finite]; the training-distribution CE at the end <= 0.9 x its initial value (worst
     seed) [0.63]; at step 0 the model is at chance: |icl - 0.5| <= 0.1 [0.02], |flip - 0.5| <=
     0.15 [0.02], iwl <= 5/K [0.002]; every accuracy within [0, 1].
 
-    Paper (spec checks 8-12; provisional thresholds read off the published curves, to be
+    Paper (provisional thresholds read off the published curves, to be
     confirmed on a first full run and never lowered to make a run pass; seed means): ICL peaks
     >= 0.7; icl_final <= icl_peak - 0.15 while the 10-evaluation moving average of train CE
     rises by at most 0.01 after the peak; flip peaks >= 0.6 and ends <= 0.2; ciwl ends >= 0.9
@@ -175,7 +175,7 @@ def checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
 
 
 def _paper_checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
-    """Spec checks 8-12 on seed means (provisional thresholds)."""
+    """The paper-scale checks on seed means (provisional thresholds)."""
     t = ds.time.values
     base = ds.isel(variant=0).mean("seed")
     icl = primary(base, "icl").values

@@ -150,7 +150,7 @@ def checks(ds: xr.Dataset, config: ToyConfig) -> list[Check]:
       Whole trajectories of the mu1 = 0 control are not compared: with mu1 = mu2 = 0 gradient
       descent at lr 1 meets repeated loss spikes (step size at the stability edge) where
       rounding differences of 1e-16 grow to 1e-2, in the map against itself as well (tested);
-    - transience: at least half the seeds transient (spec: 6 of 12) [10 of 12];
+    - transience: at least half the seeds transient (the paper: 6 of 12) [10 of 12];
     - alpha = 0: every seed where ICL emerged ends with L_abc <= 0.1 L_abc(a=0) [0.01];
     - mu1 = 0: at most one seed transient [0]; where ICL emerged, L_dbc stays >= 0.1
       L_dbc(d=0) [0.95] and the final L_abc <= 0.1 L_abc(a=0) [~0].
@@ -289,7 +289,8 @@ STUDY = Study(
     presets={
         "quick": Preset(seeds=12, doc="the paper's values: sizes (20, 20, 20, 160), mu1 0.1, "
                         "mu2 0, alpha 0.1, lr 1, 16,000 steps, 12 seeds, both controls"),
-        "paper": Preset(seeds=12, doc="the same as quick (the toy is cheap)"),
+        "paper": Preset(seeds=12, doc="the same as quick (the toy is cheap)",
+                                  cost="seconds"),
     },
     run=run,
     checks=checks,

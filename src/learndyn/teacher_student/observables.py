@@ -145,7 +145,7 @@ def tail_mean(times, values, fraction: float = 0.1) -> np.ndarray:
 
 
 def stuck(eg_late, v_late, R_late, eg_ref, *, v_dead: float = 0.05, r_dead: float = 0.1):
-    """Dead-unit plateau flag of a both-layer run (spec check 9).
+    """Dead-unit plateau flag of a both-layer run (the both-layer run's check).
 
     True when eps_g stays above 10 eg_ref over the late records (``eg_late``: (..., time)) while
     some unit has |v_k| < ``v_dead`` and max_n |R_kn| < ``r_dead`` at the end
