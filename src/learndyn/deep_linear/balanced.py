@@ -102,6 +102,7 @@ def lambda_of(W1, W2, *, tol: float = 1e-8) -> np.ndarray:
     W2^T W2 - W1 W1^T - lambda I must be at most ``tol`` times max(1, largest entry of W2^T W2
     and W1 W1^T).
     """
+    single = np.asarray(W1).dtype == np.float32 or np.asarray(W2).dtype == np.float32
     W1, W2 = np.asarray(W1, np.float64), np.asarray(W2, np.float64)
     if W1.shape[:-2] != W2.shape[:-2] or W1.shape[-2] != W2.shape[-1]:
         raise ConfigError(f"weights W1 {W1.shape} and W2 {W2.shape} do not form a two-layer net "
@@ -115,7 +116,9 @@ def lambda_of(W1, W2, *, tol: float = 1e-8) -> np.ndarray:
     scale = np.maximum(1.0, np.maximum(np.abs(a).max(axis=(-2, -1)), np.abs(b).max(axis=(-2, -1))))
     if np.any(err > tol * scale):
         raise ConfigError(f"weights are not lambda-balanced: max|W2^T W2 - W1 W1^T - lambda I| = "
-                          f"{float(np.max(err)):.3g} > tol = {tol:g} (x scale)")
+                          f"{float(np.max(err)):.3g} > tol = {tol:g} (x scale)"
+                          + ("; the weights are float32: build them under "
+                             "jax.enable_x64(True)" if single else ""))
     return lam
 
 

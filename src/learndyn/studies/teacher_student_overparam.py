@@ -94,9 +94,13 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
                                  dtype=config.dtype) for g, K in runs]
         sims = simulate(settings, seeds, record_at=config.sgd_records, progress=progress,
                         label=f"SGD, {mode} layer")
-        odes = [ode for g in config.sgd_activations for ode in ode_from_simulation(
-            *zip(*[(s, sim) for s, sim in zip(settings, sims) if s.activation == g]),
-            rtol=ODE_RTOL)]
+        odes, label = [], f"ODE beside SGD, {mode} layer"
+        for k, g in enumerate(config.sgd_activations):  # one solve per activation: say so
+            if progress is not None:
+                progress(k, len(config.sgd_activations), f"{label} ({g})")
+            odes += ode_from_simulation(
+                *zip(*[(s, sim) for s, sim in zip(settings, sims) if s.activation == g]),
+                rtol=ODE_RTOL)
         for (g, K), sim, ode in zip(runs, sims, odes):
             t, e = sim.time.values, sim.eg_sim.values
             late = t >= t[-1] * (1 - config.average_fraction)
