@@ -222,3 +222,27 @@ def test_run_batch_is_run_per_config_in_one_program():
         np.testing.assert_array_equal(ds.alpha.values, single.alpha.values)
     with pytest.raises(ConfigError, match="controls"):
         STUDY.run_batch([c1, c1.replace(controls=False)], seeds=[0])
+
+
+def test_sweep_over_batch_fields_is_one_task_and_one_program(store_home, tmp_path):
+    """A grid over alpha and lr (batch fields) plans one task, which compiles one training
+    program for all its points, and each point equals its own run."""
+    import learndyn
+    from learndyn.core import engine
+    from learndyn.core import sweep as sweeps
+
+    small = {"sizes": (10, 10, 10, 40), "num_steps": 200, "record_every": 50}
+    grid = {"alpha": [0.1, 0.3], "lr": [0.5, 0.4]}
+    base = STUDY.make_config("quick", values=small)
+    tasks = sweeps.plan(STUDY, "x:y", base, grid, [0, 1], tmp_path, "v")
+    assert len(tasks) == 1 and len(tasks[0].points) == 4
+    before = engine._advance._cache_size()
+    swept = learndyn.sweep("icl_transience_toy", grid=grid, seeds=2, overrides=small,
+                           out=tmp_path / "sweep")
+    assert engine._advance._cache_size() - before == 1
+    single = learndyn.run("icl_transience_toy", seeds=2,
+                          overrides={**small, "alpha": 0.3, "lr": 0.4}, out=tmp_path / "one")
+    got = swept.dataset.sel(alpha=0.3, lr=0.4)
+    for name in ("loss_icl_sim", "overlap_sim", "loss_theory"):
+        np.testing.assert_allclose(got[name].values, single.dataset[name].values, rtol=1e-10,
+                                   atol=1e-13)
