@@ -107,14 +107,13 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     out = []
     for i, c in enumerate(configs):
         part = which == i
-        out.append(_dataset(c, seeds, names[part], mu1[part], alpha[part],
+        out.append(_dataset(c, seeds, names[part],
                             {k: v[part] for k, v in sim.items()},
                             {k: v[part] for k, v in th.items()}, one_record[part], target_sq))
     return out
 
 
-def _dataset(config: ToyConfig, seeds, names, mu1, alpha, sim, th, one_record,
-             target_sq) -> xr.Dataset:
+def _dataset(config: ToyConfig, seeds, names, sim, th, one_record, target_sq) -> xr.Dataset:
     """One config's conditions: simulation, overlap map and labels."""
     steps = np.arange(0, config.num_steps + 1, config.record_every)
     none = toy.no_mechanism_losses(target_sq, config.sizes)
@@ -138,8 +137,6 @@ def _dataset(config: ToyConfig, seeds, names, mu1, alpha, sim, th, one_record,
                              {"long_name": "squared norm of the target $|v^*|^2$"})
     ds = xr.Dataset(data, coords={
         "condition": ("condition", names, {"long_name": "run or control"}),
-        "mu1": ("condition", mu1, {"long_name": "$\\mu_1$"}),
-        "alpha": ("condition", alpha, {"long_name": "$\\alpha$"}),
         "seed": ("seed", list(seeds), {"long_name": "seed"}),
         "time": ("time", steps, {"long_name": "gradient steps", "units": "steps"}),
         "step": ("time", steps, {"long_name": "gradient steps", "units": "steps"}),
