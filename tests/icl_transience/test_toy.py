@@ -201,3 +201,47 @@ def test_checks_fail_on_broken_results(quick, recheck):
     assert not res["alpha0_no_rebound"] and not res["mu1_0_icl_persists"]
     assert not recheck(STUDY, ds, map_one_record_error=ds.map_one_record_error + 1e-6)[
         "exact_map_per_record"]
+
+
+def test_run_batch_is_run_per_config_in_one_program():
+    """alpha, mu1, mu2 and lr are traced: a batch of configs (what a sweep over
+    ``batch_fields`` runs) is one vmapped program and gives each config's own run."""
+    from learndyn.core import engine
+
+    c1 = ToyConfig(sizes=(10, 10, 10, 40), lr=0.5, num_steps=200, record_every=50)
+    c2 = c1.replace(alpha=0.3, mu1=0.2, mu2=0.05, lr=0.4)
+    with jax.enable_x64(True):
+        singles = [STUDY.run(c, seeds=[0, 1]) for c in (c1, c2)]
+        compiled = engine._advance._cache_size()
+        batch = STUDY.run_batch([c1, c2], seeds=[0, 1])
+        assert engine._advance._cache_size() == compiled + 1  # 6 conditions, not 3
+    for ds, single in zip(batch, singles):
+        for name in ("loss_icl_sim", "overlap_sim", "loss_theory", "map_one_record_error"):
+            np.testing.assert_allclose(ds[name].values, single[name].values, rtol=1e-10,
+                                       atol=1e-13)
+    with pytest.raises(ConfigError, match="controls"):
+        STUDY.run_batch([c1, c1.replace(controls=False)], seeds=[0])
+
+
+def test_sweep_over_batch_fields_is_one_task_and_one_program(store_home, tmp_path):
+    """A grid over alpha and lr (batch fields) plans one task, which compiles one training
+    program for all its points, and each point equals its own run."""
+    import learndyn
+    from learndyn.core import engine
+    from learndyn.core import sweep as sweeps
+
+    small = {"sizes": (10, 10, 10, 40), "num_steps": 200, "record_every": 50}
+    grid = {"alpha": [0.1, 0.3], "lr": [0.5, 0.4]}
+    base = STUDY.make_config("quick", values=small)
+    tasks = sweeps.plan(STUDY, "x:y", base, grid, [0, 1], tmp_path, "v")
+    assert len(tasks) == 1 and len(tasks[0].points) == 4
+    before = engine._advance._cache_size()
+    swept = learndyn.sweep("icl_transience_toy", grid=grid, seeds=2, overrides=small,
+                           out=tmp_path / "sweep")
+    assert engine._advance._cache_size() - before == 1
+    single = learndyn.run("icl_transience_toy", seeds=2,
+                          overrides={**small, "alpha": 0.3, "lr": 0.4}, out=tmp_path / "one")
+    got = swept.dataset.sel(alpha=0.3, lr=0.4)
+    for name in ("loss_icl_sim", "overlap_sim", "loss_theory"):
+        np.testing.assert_allclose(got[name].values, single.dataset[name].values, rtol=1e-10,
+                                   atol=1e-13)

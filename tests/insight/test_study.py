@@ -90,3 +90,26 @@ def test_paired_controls_and_means_table(tmp_path):
     assert not np.array_equal(b.params[:, 4:8, -1], b.params[:, 8:, -1])  # pool: new networks
     np.testing.assert_allclose(b.mu_m[0, :, 4], 0.4, rtol=1e-6)
     assert b.acc.shape == (2, 12, config.task.n_main) and b.acc.dtype == np.float32
+
+
+def test_run_batch_is_run_per_config_and_compiles_once():
+    """Strengths, noise and the rule are traced arguments: a batch over them (what a sweep
+    over ``batch_fields`` runs) re-uses the one compiled trial loop."""
+    from learndyn.core import engine
+
+    c1 = insight.InsightStudyConfig(n_networks=4, pool_factor=1, n_bootstrap=10,
+                                    pretrain_blocks=1, compare_no_noise=False,
+                                    compare_paper_variant=False)
+    c2 = c1.replace(alpha=0.5, lam=0.05, sigma_xi=0.04, rule="paper")
+    with jax.enable_x64(True):
+        single = insight.run(c1, seeds=[0])
+        compiled = engine._advance._cache_size()
+        batch = insight.STUDY.run_batch([c1, c2], seeds=[0])
+        assert engine._advance._cache_size() == compiled
+        for ds, expected in zip(batch, (single, insight.run(c2, seeds=[0]))):
+            for name in ("wc_onset_sim", "abs_gc_end_sim", "score_sim"):
+                np.testing.assert_allclose(ds[name].values, expected[name].values,
+                                           rtol=1e-12, equal_nan=True)
+        assert not np.allclose(batch[0].abs_gc_end_sim, batch[1].abs_gc_end_sim)
+    with pytest.raises(ConfigError, match="n_networks"):
+        insight.STUDY.run_batch([c1, c1.replace(n_networks=5)], seeds=[0])

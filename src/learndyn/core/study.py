@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from .config import Config, ConfigError
 
-__all__ = ["Check", "Preset", "Progress", "Study"]
+__all__ = ["Check", "Preset", "Progress", "Study", "check_batch", "run_each"]
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:=+-]*")
 
@@ -161,3 +161,31 @@ class Study:
             twice = sorted({i for i in ids if ids.count(i) > 1})
             raise ValueError(f"study '{self.name}': check ids repeat: {', '.join(twice)}")
         return checks
+
+
+def check_batch(configs: Sequence[Config], fields: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` unless ``configs`` differ only in ``fields`` (the fields a
+    study's ``run_batch`` takes together: its ``batch_fields``)."""
+    first = configs[0].to_dict()
+    for other in configs[1:]:
+        differ = [k for k, v in other.to_dict().items() if v != first[k] and k not in fields]
+        if differ:
+            raise ConfigError(f"run_batch: configs differ in '{differ[0]}', which changes "
+                              "shapes; they may differ only in " + ", ".join(fields))
+
+
+def run_each(run: Callable[..., xr.Dataset], fields: Sequence[str]
+             ) -> Callable[..., list[xr.Dataset]]:
+    """A ``run_batch`` that checks the configs (:func:`check_batch`) and runs them one after
+    another through ``run``: for studies whose compiled programs take ``fields`` as traced
+    arguments, so the whole batch compiles once (not one vmapped program: use where the
+    values are cheap to run in turn, or the study's run is not easily vmapped)."""
+    fields = tuple(fields)
+
+    def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Dataset]:
+        check_batch(configs, fields)
+        return [run(c, seeds=seeds, progress=progress) for c in configs]
+
+    run_batch.__doc__ = f"``run`` for configs differing only in {', '.join(fields)}, in turn " \
+                        "through one compiled program."
+    return run_batch

@@ -23,14 +23,19 @@ from ..core.engine import simulate
 from ..core.study import Progress
 from . import data, model, observables
 
-__all__ = ["PAPER_VARIANT", "Batches", "InsightConfig", "SweepConfig", "motion_table",
-           "simulate_batches"]
+__all__ = ["BATCH_FIELDS", "PAPER_VARIANT", "Batches", "InsightConfig", "SweepConfig",
+           "motion_table", "simulate_batches"]
 
 #: the field values of the paper-text variant (the defaults are the authors' code)
 PAPER_VARIANT = {"rule": "paper", "targets": "plus_minus", "colour_before": "random_sign",
                  "pretrain_blocks": 6}
 _CODE_VARIANT = {"rule": "code", "targets": "zero_one", "colour_before": "zero",
                  "pretrain_blocks": 8}
+
+#: fields that keep every array shape: the compiled trial loop takes them as traced arguments
+#: (strengths, noise SDs and the update rule as numbers), so a sweep over them compiles once
+BATCH_FIELDS = ("alpha", "lam", "sigma_xi", "sigma_eta", "init", "hidden_init", "rule",
+                "regulariser", "gates", "noise_on")
 
 
 @dataclass(frozen=True)

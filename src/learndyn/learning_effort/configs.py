@@ -1,4 +1,5 @@
-"""Config fields shared by the per-weight gain studies (``effort_gain``, ``effort_continual``).
+"""Config fields shared by the per-weight gain studies (``effort_gain``, ``effort_continual``),
+and which fields of every learning-effort study keep array shapes (:func:`batch_fields`).
 
 Carrasco-Davis, Masís & Saxe, arXiv:2310.19919: a two-layer linear network on correlated
 Gaussians, gains G in [-g_bound, g_bound] with cost exp(beta sum G^2) - 1, optimised by
@@ -7,11 +8,27 @@ projected gradient ascent from small random gains; SGD networks driven by the sa
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..core.config import Config, param
 
-__all__ = ["GainStudyConfig"]
+__all__ = ["BATCH_CANDIDATES", "GainStudyConfig", "batch_fields"]
+
+#: scalar fields that enter the compiled programs (the unrolled value, its ascent and the SGD
+#: loop) only as traced numbers of the problem, its initial weights or the SGD arguments; the
+#: horizon, widths, batch sizes and iteration counts are shapes
+BATCH_CANDIDATES = ("beta", "gamma", "lr", "lam", "mu", "sigma", "p", "p_a", "p_b", "w0",
+                    "g_max", "g_bound", "u_bound", "init_scale", "init_noise", "init_seed",
+                    "data_seed", "step", "adam_lr")
+
+
+def batch_fields(config: type[Config]) -> tuple[str, ...]:
+    """The :data:`BATCH_CANDIDATES` among the scalar fields of ``config``: a sweep over them
+    runs every point through the same compiled programs (the study's ``batch_fields``)."""
+    scalar = {f.name for f in dataclasses.fields(config)
+              if isinstance(f.default, int | float) and not isinstance(f.default, bool)}
+    return tuple(f for f in BATCH_CANDIDATES if f in scalar)
 
 
 @dataclass(frozen=True)

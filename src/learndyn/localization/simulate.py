@@ -25,8 +25,12 @@ from ..core.config import Config, ConfigError, param
 from ..core.study import Progress
 from . import data, model, observables, theory
 
-__all__ = ["RingTaskConfig", "SingleNeuronConfig", "compare", "drive_sample", "final",
-           "generator_statistics"]
+__all__ = ["BATCH_FIELDS", "RingTaskConfig", "SingleNeuronConfig", "compare", "drive_sample",
+           "final", "generator_statistics"]
+
+#: fields that keep every array shape: the SGD loop takes the rate, the init scale and the
+#: class factors (the correlation lengths) as traced arguments, so a sweep over them compiles once
+BATCH_FIELDS = ("lr", "init_scale", "xi0", "xi1")
 
 PHI_GRID = np.linspace(-1.0, 1.0, 401)  #: a-grid on which phi is stored (0.005 apart)
 

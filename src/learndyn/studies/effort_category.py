@@ -17,8 +17,9 @@ from matplotlib.lines import Line2D
 
 from ..core import plotting
 from ..core.config import Config, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..learning_effort import ascent, data, model, observables, problems, report, theory
+from ..learning_effort.configs import batch_fields
 
 __all__ = ["STUDY", "CategoryConfig", "checks", "figures", "run"]
 
@@ -129,6 +130,8 @@ def figures(ds: xr.Dataset, config: CategoryConfig) -> dict:
     }
 
 
+BATCH_FIELDS = batch_fields(CategoryConfig)  #: a sweep over these compiles once
+
 STUDY = Study(
     name="effort_category",
     claim="Optimal per-category weights under a fixed budget form a curriculum through the "
@@ -148,4 +151,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

@@ -18,9 +18,9 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..learning_effort import ascent, data, model, observables, problems, report, theory
-from ..learning_effort.configs import GainStudyConfig
+from ..learning_effort.configs import GainStudyConfig, batch_fields
 
 __all__ = ["STUDY", "ContinualConfig", "checks", "figures", "run"]
 
@@ -113,6 +113,8 @@ def figures(ds: xr.Dataset, config: ContinualConfig) -> dict:
             "Value V over projected-ascent iterations.", marks=switches)}
 
 
+BATCH_FIELDS = batch_fields(ContinualConfig)  #: a sweep over these compiles once
+
 STUDY = Study(
     name="effort_continual",
     claim="Per-weight gains optimised through the unrolled dynamics over a known schedule of "
@@ -131,4 +133,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

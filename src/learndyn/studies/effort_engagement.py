@@ -18,8 +18,9 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..learning_effort import ascent, data, model, observables, problems, report, theory
+from ..learning_effort.configs import batch_fields
 
 __all__ = ["STUDY", "EngagementConfig", "checks", "figures", "run"]
 
@@ -160,6 +161,8 @@ def figures(ds: xr.Dataset, config: EngagementConfig) -> dict:
     }
 
 
+BATCH_FIELDS = batch_fields(EngagementConfig)  #: a sweep over these compiles once
+
 STUDY = Study(
     name="effort_engagement",
     claim="Optimal task engagement, found through the unrolled learning dynamics, goes first to "
@@ -179,4 +182,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

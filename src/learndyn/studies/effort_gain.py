@@ -19,10 +19,10 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..deep_linear.theory import flow_field, population_loss
 from ..learning_effort import ascent, data, model, observables, problems, report, theory
-from ..learning_effort.configs import GainStudyConfig
+from ..learning_effort.configs import GainStudyConfig, batch_fields
 from ..learning_effort.controls import GAIN
 
 __all__ = ["STUDY", "GainConfig", "checks", "figures", "run"]
@@ -148,6 +148,8 @@ def figures(ds: xr.Dataset, config: GainConfig) -> dict:
             "Value V over projected-ascent iterations.", t_max=t_max)}
 
 
+BATCH_FIELDS = batch_fields(GainConfig)  #: a sweep over these compiles once
+
 STUDY = Study(
     name="effort_gain",
     claim="Optimal per-weight gains of a two-layer linear network, found through the unrolled "
@@ -166,4 +168,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

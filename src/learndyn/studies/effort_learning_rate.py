@@ -17,8 +17,9 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import Config, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..learning_effort import ascent, data, model, problems, reductions, report, theory
+from ..learning_effort.configs import batch_fields
 
 __all__ = ["STUDY", "LearningRateConfig", "checks", "figures", "run"]
 
@@ -134,6 +135,8 @@ def figures(ds: xr.Dataset, config: LearningRateConfig) -> dict:
             "it further.", "Value V over Adam (AMSGrad) iterations.", log=True)}
 
 
+BATCH_FIELDS = batch_fields(LearningRateConfig)  #: a sweep over these compiles once
+
 STUDY = Study(
     name="effort_learning_rate",
     claim="The optimal learning-rate schedule, optimised through the unrolled dynamics, is high "
@@ -152,4 +155,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

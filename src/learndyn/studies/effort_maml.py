@@ -19,8 +19,9 @@ from scipy.stats import spearmanr
 
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..learning_effort import ascent, data, model, problems, report, theory
+from ..learning_effort.configs import batch_fields
 from ..learning_effort.observables import sgd_mismatch
 
 __all__ = ["STUDY", "MamlConfig", "checks", "figures", "run"]
@@ -196,6 +197,8 @@ def figures(ds: xr.Dataset, config: MamlConfig) -> dict:
     }
 
 
+BATCH_FIELDS = batch_fields(MamlConfig)  #: a sweep over these compiles once
+
 STUDY = Study(
     name="effort_maml",
     claim="Optimising the shared initial weights through the unrolled dynamics over an inner "
@@ -216,4 +219,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

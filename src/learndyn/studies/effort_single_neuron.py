@@ -17,8 +17,9 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import Config, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..learning_effort import ascent, data, observables, problems, reductions, report, theory
+from ..learning_effort.configs import batch_fields
 
 __all__ = ["STUDY", "SingleNeuronConfig", "checks", "figures", "run"]
 
@@ -225,6 +226,8 @@ def figures(ds: xr.Dataset, config: SingleNeuronConfig) -> dict:
     return figs
 
 
+BATCH_FIELDS = batch_fields(SingleNeuronConfig)  #: a sweep over these compiles once
+
 STUDY = Study(
     name="effort_single_neuron",
     claim="The optimal gain of a one-weight learner, found by gradient ascent through the "
@@ -247,4 +250,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

@@ -24,10 +24,10 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import Config, ConfigError, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, check_batch
 from ..icl_transience import toy
 
-__all__ = ["STUDY", "ToyConfig", "checks", "figures", "run"]
+__all__ = ["BATCH_FIELDS", "STUDY", "ToyConfig", "checks", "figures", "run", "run_batch"]
 
 SCALARS = ("loss_icl", "loss_ciwl", "cost", "loss")
 VECTOR_QUANTITIES = ("overlap", "sqnorm", "sqnorm_orth")
@@ -73,25 +73,48 @@ def _stack(values: dict, q: str) -> np.ndarray:
     return np.stack([values[f"{q}_{v}"] for v in toy.VECTORS], -1)
 
 
+#: fields that keep every array shape: a sweep over them runs as one vmapped program
+BATCH_FIELDS = ("mu1", "mu2", "alpha", "lr")
+
+
 def run(config: ToyConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """Simulate every condition on every seed and iterate the overlap map beside it."""
-    names, mu1, alpha = (np.array(x) for x in zip(*config.conditions()))
-    hyper = dict(sizes=config.sizes, mu2=config.mu2, lr=config.lr, steps=config.num_steps,
-                 record_every=config.record_every)
+    return run_batch([config], seeds=seeds, progress=progress)[0]
+
+
+def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Dataset]:
+    """:func:`run` for configs differing only in :data:`BATCH_FIELDS`: every condition of
+    every config in one vmapped program (the same seeds, so the same initial vectors)."""
+    check_batch(configs, BATCH_FIELDS)
+    config = configs[0]
+    rows = [(i, *cond, c.mu2, c.lr) for i, c in enumerate(configs) for cond in c.conditions()]
+    which, names, mu1, alpha, mu2, lr = (np.array(x) for x in zip(*rows))
+    hyper = dict(sizes=config.sizes, steps=config.num_steps, record_every=config.record_every)
     sim, target_sq = toy.simulate_seeds(
-        seeds, mu1=mu1, alpha=alpha, dtype=config.dtype, progress=progress,
+        seeds, mu1=mu1, alpha=alpha, mu2=mu2, lr=lr, dtype=config.dtype, progress=progress,
         vmap_seeds=jax.default_backend() != "cpu", **hyper)
-    lead = dict(mu1=mu1[:, None], alpha=alpha[:, None])
+    lead = {k: v[:, None] for k, v in dict(mu1=mu1, alpha=alpha, mu2=mu2, lr=lr).items()}
     th = toy.theory_from_overlaps(_stack(sim, "overlap")[..., 0, :],
                                   _stack(sim, "sqnorm_orth")[..., 0, :], target_sq[None],
                                   **lead, **hyper)
     # the map restarted from the simulation's state at every record, one record ahead
     ahead = toy.theory_from_overlaps(
         _stack(sim, "overlap")[..., :-1, :], _stack(sim, "sqnorm_orth")[..., :-1, :],
-        target_sq[None, :, None], mu1=mu1[:, None, None], alpha=alpha[:, None, None],
+        target_sq[None, :, None], **{k: v[..., None] for k, v in lead.items()},
         **{**hyper, "steps": config.record_every})
     one_record = np.max([np.max(np.abs(ahead[k][..., 1] - sim[k][..., 1:]), -1)
                          / np.max(np.abs(sim[k]), -1) for k in toy.OBSERVABLES], axis=0)
+    out = []
+    for i, c in enumerate(configs):
+        part = which == i
+        out.append(_dataset(c, seeds, names[part],
+                            {k: v[part] for k, v in sim.items()},
+                            {k: v[part] for k, v in th.items()}, one_record[part], target_sq))
+    return out
+
+
+def _dataset(config: ToyConfig, seeds, names, sim, th, one_record, target_sq) -> xr.Dataset:
+    """One config's conditions: simulation, overlap map and labels."""
     steps = np.arange(0, config.num_steps + 1, config.record_every)
     none = toy.no_mechanism_losses(target_sq, config.sizes)
     dims = ("condition", "seed", "time")
@@ -114,8 +137,6 @@ def run(config: ToyConfig, *, seeds, progress: Progress | None = None) -> xr.Dat
                              {"long_name": "squared norm of the target $|v^*|^2$"})
     ds = xr.Dataset(data, coords={
         "condition": ("condition", names, {"long_name": "run or control"}),
-        "mu1": ("condition", mu1, {"long_name": "$\\mu_1$"}),
-        "alpha": ("condition", alpha, {"long_name": "$\\alpha$"}),
         "seed": ("seed", list(seeds), {"long_name": "seed"}),
         "time": ("time", steps, {"long_name": "gradient steps", "units": "steps"}),
         "step": ("time", steps, {"long_name": "gradient steps", "units": "steps"}),
@@ -297,4 +318,6 @@ STUDY = Study(
     figures=figures,
     headline=lambda ds, config: float(ds.transient_sim.sel(condition="coopetition").mean()),
     headline_label="fraction of seeds with transient ICL",
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_batch,
 )

@@ -18,9 +18,9 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..insight import analysis, claims, plots
-from ..insight.simulate import PAPER_VARIANT, InsightConfig, simulate_batches
+from ..insight.simulate import BATCH_FIELDS, PAPER_VARIANT, InsightConfig, simulate_batches
 
 __all__ = ["STUDY", "InsightStudyConfig", "checks", "figures", "run"]
 
@@ -158,4 +158,6 @@ STUDY = Study(
     run=run,
     checks=checks,
     figures=figures,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

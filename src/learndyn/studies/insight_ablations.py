@@ -18,9 +18,9 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..insight import analysis, plots
-from ..insight.simulate import SweepConfig
+from ..insight.simulate import BATCH_FIELDS, SweepConfig
 
 __all__ = ["ABLATIONS", "STUDY", "InsightAblationsConfig", "checks", "figures", "run"]
 
@@ -137,4 +137,6 @@ STUDY = Study(
     run=run,
     checks=checks,
     figures=figures,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

@@ -17,11 +17,14 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..insight import analysis, claims, plots
-from ..insight.simulate import SweepConfig
+from ..insight.simulate import BATCH_FIELDS, SweepConfig
 
 __all__ = ["STUDY", "InsightNoiseConfig", "checks", "figures", "run"]
+
+#: shape-keeping fields (the swept one excepted): a sweep over them compiles once
+SWEEP_BATCH_FIELDS = tuple(f for f in BATCH_FIELDS if f != "sigma_xi")
 
 
 @dataclass(frozen=True)
@@ -99,4 +102,6 @@ STUDY = Study(
     run=run,
     checks=checks,
     figures=figures,
+    batch_fields=SWEEP_BATCH_FIELDS,
+    run_batch=run_each(run, SWEEP_BATCH_FIELDS),
 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import xarray as xr
 
 from ..core import plotting
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..localization import claims, plots, simulate
 
 __all__ = ["STUDY", "LocalizationConfig", "checks", "figures", "run"]
@@ -73,6 +73,8 @@ def figures(ds: xr.Dataset, config: LocalizationConfig) -> dict:
     }
 
 
+BATCH_FIELDS = simulate.BATCH_FIELDS  #: a sweep over these compiles once
+
 STUDY = Study(
     name="localization",
     claim="A ReLU neuron trained by online SGD localizes its receptive field when the input "
@@ -94,4 +96,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

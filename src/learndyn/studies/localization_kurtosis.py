@@ -16,7 +16,7 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..localization import claims, plots, simulate
 
 __all__ = ["STUDY", "KurtosisConfig", "checks", "figures", "run"]
@@ -69,6 +69,8 @@ def figures(ds: xr.Dataset, config: KurtosisConfig) -> dict:
     }
 
 
+BATCH_FIELDS = simulate.BATCH_FIELDS  #: a sweep over these compiles once
+
 STUDY = Study(
     name="localization_kurtosis",
     claim="The lower the marginal kurtosis, the more a single ReLU neuron localizes: final IPR "
@@ -90,4 +92,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

@@ -18,7 +18,7 @@ import xarray as xr
 
 from ..core import plotting
 from ..core.config import param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..localization import claims, data, model, observables, plots, simulate, theory
 
 __all__ = ["STUDY", "ManyConfig", "checks", "figures", "run"]
@@ -123,6 +123,8 @@ def figures(ds: xr.Dataset, config: ManyConfig) -> dict:
     }
 
 
+BATCH_FIELDS = (*simulate.BATCH_FIELDS, "bias_value")  #: a sweep over these compiles once
+
 STUDY = Study(
     name="localization_many",
     claim="With K ReLU neurons and an averaging read-out, most neurons localize on "
@@ -144,4 +146,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )

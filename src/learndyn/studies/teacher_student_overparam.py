@@ -23,11 +23,15 @@ import numpy as np
 import xarray as xr
 
 from ..core.config import Config, ConfigError, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..teacher_student import floors, observables, plots, theory
 from ..teacher_student.simulate import Setting, ode_from_simulation, simulate
 
 __all__ = ["STUDY", "OverparamConfig", "checks", "figures", "run"]
+
+#: fields that keep every array shape: the noise and rates of the fixed points and of the SGD
+#: runs (traced arguments of the SGD program), so a sweep over them compiles once
+BATCH_FIELDS = ("sigma", "linear_lr", "linear_sigma", "both_lr", "sgd_lr", "sgd_sigma")
 
 #: ODE tolerance beside the SGD runs: their checks compare final errors at 10%
 ODE_RTOL = 1e-6
@@ -289,4 +293,6 @@ STUDY = Study(
     run=run,
     figures=figures,
     checks=checks,
+    batch_fields=BATCH_FIELDS,
+    run_batch=run_each(run, BATCH_FIELDS),
 )
