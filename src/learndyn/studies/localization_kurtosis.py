@@ -87,7 +87,8 @@ STUDY = Study(
             values=dict(batch=10000, datasets=(
                 "alg:4.5", "alg:5", "alg:6", "alg:8", "alg:10", "alg:20", "alg:30", "uniform",
                 "laplace", "nlgp:0.01", "nlgp:0.3", "nlgp:1", "nlgp:3", "nlgp:100")),
-            doc="Alg(k) k = 4.5-30, uniform, Laplace, NLGP g = 0.01-100; batch 10000, 3 seeds"),
+            doc="Alg(k) k = 4.5-30, uniform, Laplace, NLGP g = 0.01-100; batch 10000, 3 seeds",
+            cost="about 10 min on 2 idle CPU cores (547 s CPU), 42 min under load"),
     },
     run=run,
     figures=figures,
