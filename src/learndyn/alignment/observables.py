@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import xarray as xr
 
-__all__ = ["ATTRS", "NETWORK_ATTRS", "STRUCTURE_ATTRS", "describe"]
+__all__ = ["ATTRS", "NETWORK_ATTRS", "STRUCTURE_ATTRS", "describe", "max_abs"]
 
 ODE_TIME = "ODE time (rates per unit time)"
 
@@ -108,3 +109,9 @@ def describe(ds: xr.Dataset, overrides: Mapping[str, tuple[str, str]] = ()) -> x
         if units:
             ds[name].attrs["units"] = units
     return ds
+
+
+def max_abs(x) -> float:
+    """max |x|; NaN if x is empty or holds a NaN (so a failed solve fails a check on it)."""
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    return float(x.max()) if x.size and not np.isnan(x).any() else float("nan")

@@ -3,7 +3,9 @@ r"""Simulations of the alignment studies beside their theory (van Rossem & Saxe,
 - :func:`micro_beside_ode`: micro-model runs (:mod:`.micro`; random states drawn per seed, and
   states with given (h, y, w)) in one compiled program, each with its own rates, loss factor
   and time grid, and the (h, y, w) ODE of :mod:`.theory` beside every run from the same state,
-  in one vmapped solve;
+  in one vmapped solve; :func:`micro_dataset`, :func:`sweep_dataset` and :func:`chain_dataset`
+  put its runs from random starts, from the init-scale sweep and from the scalar chain in
+  Datasets;
 - :data:`SETTINGS` and :func:`train_pairs`: trained MLPs on pairs of points (the settings table
   of the paper's reference code), every run of one architecture in one vmapped program, the pair
   geometry (h, y, w) recorded for the fit of the effective rates.
@@ -17,12 +19,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 
 from ..core.precision import float64
 from ..core.study import Progress
 from . import fit, micro, model, theory
 
-__all__ = ["SETTINGS", "Setting", "fit_pairs", "micro_beside_ode", "train_pairs"]
+__all__ = ["SETTINGS", "Setting", "chain_dataset", "fit_pairs", "flat_broadcast",
+           "micro_beside_ode", "micro_dataset", "sweep_dataset", "train_pairs"]
 
 
 class Setting(NamedTuple):
@@ -164,3 +168,57 @@ def micro_beside_ode(seeds, given, *, rates, kappa, times, dims: tuple[int, int,
     ode["h_final"] = np.asarray(theory.final_distance(*starts[:2], dx2=dx2, dy2=dy2,
                                                       eta_h=eta_h, eta_y=eta_y))
     return sim, ode
+
+
+def flat_broadcast(*arrays) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """``arrays`` broadcast together, as flat float64 arrays, and their common shape."""
+    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+    return [np.broadcast_to(np.asarray(a, np.float64), shape).reshape(-1) for a in arrays], shape
+
+
+def micro_dataset(sim: dict, ode: dict, t: np.ndarray, shape: tuple[int, ...], *, dy2: float,
+                  converged: float) -> xr.Dataset:
+    """Micro-model runs from random starts (:func:`micro_beside_ode`'s ``sim`` and ``ode``,
+    flat over ``shape`` = (pair, convention, seed)) on times ``t``: (h, y, w, loss, C) of both,
+    the closure residual, final h, and ``converged``: y(T) >= ``converged`` dy2."""
+    dims = ("pair", "convention", "seed", "time_micro")
+
+    def m(x):
+        return (dims, np.asarray(x).reshape(shape + (len(t),)))
+
+    return xr.Dataset({
+        **{f"{v}_sim": m(sim[v]) for v in ("h", "y", "w", "loss", "closure", "C")},
+        **{f"{v}_theory": m(ode[v]) for v in ("h", "y", "w", "loss", "C")},
+        "h_final_sim": (dims[:-1], sim["h"][:, -1].reshape(shape)),
+        "h_final_theory": (dims[:-1], ode["h_final"].reshape(shape)),
+        "converged": (dims[:-1], (sim["y"][:, -1] >= converged * dy2).reshape(shape)),
+    })
+
+
+def sweep_dataset(sim: dict, ode: dict, shape: tuple[int, ...], *, dx2: float, dy2: float,
+                  eta_h, eta_y) -> xr.Dataset:
+    """The init-scale sweep's runs (flat over ``shape`` = (pair, h0)): ``sweep_{h,y,w}`` of
+    both, C and h_inf of the ODE, and the rich limit of every rate pair (``eta_h``,
+    ``eta_y``)."""
+    dims = ("pair", "h0", "time")
+    return xr.Dataset({
+        **{f"sweep_{v}_sim": (dims, sim[v].reshape(shape + (-1,))) for v in "hyw"},
+        **{f"sweep_{v}_theory": (dims, ode[v].reshape(shape + (-1,))) for v in "hywC"},
+        "sweep_h_final_theory": (dims[:-1], ode["h_final"].reshape(shape)),
+        "h_rich_limit": ("pair", np.asarray(theory.rich_limit(
+            dx2=dx2, dy2=dy2, eta_h=np.asarray(eta_h), eta_y=np.asarray(eta_y)))),
+    })
+
+
+def chain_dataset(sim: dict, ode: dict, chain: dict) -> xr.Dataset:
+    """The scalar chain's runs (one per lambda): micro-model and ODE beside deep_linear's
+    lambda-balanced mode solution ``chain`` (:func:`.theory.scalar_chain`)."""
+    dims = ("lam", "time_chain")
+    return xr.Dataset({
+        **{f"chain_{v}_sim": (dims, sim[v]) for v in "hyw"},
+        **{f"chain_{v}_theory": (dims, ode[v]) for v in "hywC"},
+        **{f"chain_{v}_deep_linear": (dims, chain[v].T) for v in "hyw"},
+        "chain_C_deep_linear": ("lam", chain["C"]),
+        "chain_h_final_theory": ("lam", ode["h_final"]),
+        "chain_h_final_deep_linear": ("lam", chain["h_final"]),
+    })

@@ -6,14 +6,16 @@ Full-batch gradient descent :math:`W_l \leftarrow W_l - \eta\,\partial L/\partia
 
 - :func:`train_modes`: aligned balanced or small random initial weights of any depth, recording
   the mode strengths :math:`u_\alpha = \tilde u_\alpha^\top W_D\cdots W_1 \tilde v_\alpha`
-  (Saxe, McClelland & Ganguli, ICLR 2014);
+  (Saxe, McClelland & Ganguli, ICLR 2014), and :func:`modes_dataset`, those runs beside the
+  theory;
 - :func:`train_balanced`: groups of lambda-balanced two-layer networks (Dominé et al., ICLR
   2025), every lambda of a group vmapped inside the state and started from the same rotations,
   recording the weights themselves;
 - :func:`compare_balanced`: those weights beside the closed form :func:`closed_form` started
   from the same float64 initial weights (sim, theory, their errors, the lambda-balance), and
   :func:`balanced_dataset`, the same with what it shows (mode projections, NTK movement,
-  representation change) as a labelled ``xarray.Dataset``.
+  representation change) as a labelled ``xarray.Dataset``; :func:`sweep_dataset` assembles the
+  groups of a lambda sweep (equal widths, unequal widths, reversal) into one.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ __all__ = [
     "compare_balanced",
     "limits",
     "long_name",
+    "modes_dataset",
     "reversal",
     "reversal_group",
+    "sweep_dataset",
+    "sweep_groups",
     "train_balanced",
     "train_modes",
 ]
@@ -101,6 +106,47 @@ def train_modes(task: Task, *, kind: str, depth: int, n_hidden: int, lr: float,
     return {k: np.asarray(v).astype(np.float64) for k, v in rec.values.items()}
 
 
+def modes_dataset(task: Task, times: np.ndarray, steps: np.ndarray, seeds: Sequence[int],
+                  per_run: Sequence[tuple]) -> xr.Dataset:
+    """Runs of :func:`train_modes` beside the theory (:func:`.theory.mode_deep`, half times)
+    started from each seed's initial strengths, as a labelled Dataset with dims (run, seed,
+    time, mode); ``per_run`` = [(kind, depth, u, loss, u0, free)] with u (seed, time, mode),
+    loss (seed, time), u0 the theory's initial strengths and free the free fraction (seed,
+    mode)."""
+    th_u, th_half = [], []
+    for _, depth, _, _, u0, _ in per_run:
+        th_u.append(np.moveaxis(np.asarray(theory.mode_deep(task.s, u0, times, depth=depth)),
+                                0, 1))
+        th_half.append([[theory.half_time(s, a, depth=depth) for s, a in zip(task.s, row)]
+                        for row in u0])
+    sims_a, th_a = np.stack([p[2] for p in per_run]), np.stack(th_u)
+    dims_u = ("run", "seed", "time", "mode")
+    ds = xr.Dataset(
+        {
+            "mode_strength_sim": (dims_u, sims_a),
+            "mode_strength_theory": (dims_u, th_a),
+            "loss_sim": (("run", "seed", "time"), np.stack([p[3] for p in per_run])),
+            "loss_theory": (("run", "seed", "time"),
+                            np.asarray(theory.mode_loss(th_a, task.s, task.loss_offset))),
+            "t_half_sim": (("run", "seed", "mode"), observables.half_times(times, sims_a, task.s)),
+            "t_half_theory": (("run", "seed", "mode"), np.array(th_half)),
+            "u0_eff": (("run", "seed", "mode"), np.stack([p[4] for p in per_run])),
+            "free_fraction": (("run", "seed", "mode"), np.stack([p[5] for p in per_run])),
+        },
+        coords={
+            "run": [f"{kind}_D{depth}" for kind, depth, *_ in per_run],
+            "depth": ("run", [depth for _, depth, *_ in per_run]),
+            "init": ("run", [kind for kind, *_ in per_run]),
+            "seed": list(seeds),
+            "time": times,
+            "step": ("time", steps),
+            "mode": np.arange(1, len(task.s) + 1),
+            "s": ("mode", task.s),
+        },
+    )
+    return observables.label(ds)
+
+
 # ---- lambda-balanced two-layer networks -----------------------------------------------------
 def balanced_group(task: Task, dims: Sequence[int], lams: Sequence[float], a: float, *,
                    saddle_free: bool = False) -> dict:
@@ -120,6 +166,20 @@ def reversal_group(s: float, lams: Sequence[float]) -> dict:
     values = dict(X=[[1.0]], Y=[[-s]], c=1.0, lams=lams, a=s)
     return {"dims": (1, 1, 1), "init": "unit",
             **{k: jnp.asarray(v, dtype=jnp.float64) for k, v in values.items()}}
+
+
+def sweep_groups(tasks: Mapping[str, Task], dims: Sequence[int], lams: Sequence[float], a: float,
+                 *, unequal_dims: Sequence[int] = (), unequal_lams: Sequence[float] = (),
+                 reversal_s: float = 1.0, reversal_lams: Sequence[float] = ()) -> dict:
+    """The groups of one lambda sweep for :func:`train_balanced`: ``main`` (widths ``dims``,
+    saddle-free start), ``unequal`` (widths ``unequal_dims``) if in ``tasks``, and ``reversal``
+    (:func:`reversal_group`) if ``reversal_lams``."""
+    groups = {"main": balanced_group(tasks["main"], dims, lams, a, saddle_free=True)}
+    if "unequal" in tasks:
+        groups["unequal"] = balanced_group(tasks["unequal"], unequal_dims, unequal_lams, a)
+    if reversal_lams:
+        groups["reversal"] = reversal_group(reversal_s, reversal_lams)
+    return groups
 
 
 def _group_init(key, dims, g, *, aligned: bool, saddle_free: bool):
@@ -378,3 +438,33 @@ def reversal(s: float, lams, records: Mapping, w0, times) -> xr.Dataset:
     return xr.Dataset({f"reversal_{k}": xr.Variable(("lam_reversal", "time"), v, {
         "long_name": f"mode strength a(t) after the target flips from s to −s ({what[k]})"})
         for k, v in values.items()}, coords={"lam_reversal": list(lams)})
+
+
+def sweep_dataset(tasks: Mapping[str, Task], records: Mapping, w0: Mapping, times, steps, seeds,
+                  *, lams, unequal_lams=(), reversal_s: float = 1.0, reversal_lams=(),
+                  flow_check: bool = True, store_matrices: bool = True,
+                  t_limit: float | None = None) -> xr.Dataset:
+    """One lambda sweep's Dataset from :func:`train_balanced`'s records and initial weights:
+    the group ``main`` (:func:`balanced_dataset`, dims lam and mode), ``unequal`` if in
+    ``tasks`` (variables ``unequal_*``, dim lam_unequal) and ``reversal`` if ``reversal_lams``
+    (:func:`reversal`); with ``flow_check``, float64 gradient flow from the same weights."""
+    flows = {}
+    if flow_check:
+        nets = [(*w0[n], tasks[n].sigma_yx) for n in tasks]
+        flows = dict(zip(tasks, theory.gradient_flow_many(nets, times)))
+    ds = balanced_dataset(tasks["main"], records, "main", w0["main"], lams, times,
+                          flow=flows.get("main"), store_matrices=store_matrices,
+                          t_limit=t_limit)
+    if "unequal" in tasks:
+        unequal = balanced_dataset(
+            tasks["unequal"], records, "unequal", w0["unequal"], unequal_lams, times,
+            flow=flows.get("unequal"), lam_dim="lam_unequal", suffix="_u",
+            store_matrices=store_matrices).drop_dims("mode")
+        for name in unequal.data_vars:
+            unequal[name].attrs["long_name"] = "unequal widths: " + unequal[name].attrs["long_name"]
+        ds = ds.merge(unequal.rename({v: f"unequal_{v}" for v in unequal.data_vars}))
+    if reversal_lams:
+        ds = ds.merge(reversal(reversal_s, reversal_lams, records, w0["reversal"], times))
+    ds = ds.assign_coords(seed=list(seeds), time=times, step=("time", steps),
+                          mode=np.arange(1, len(tasks["main"].s) + 1), s=("mode", tasks["main"].s))
+    return observables.label(ds)

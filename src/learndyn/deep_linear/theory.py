@@ -51,7 +51,7 @@ from ..core.precision import float64
 from . import balanced, balanced_modes
 from .balanced import *  # noqa: F403  (the lambda-balanced matrix solutions, B1-B3)
 from .balanced_modes import *  # noqa: F403  (one mode, product only, t -> infinity: B4-B6)
-from .balanced_modes import broadcast_f64 as _broadcast
+from .balanced_modes import broadcast_f64
 from .flow import flow_field, population_loss  # noqa: F401  (public here too)
 from .model import check_lambda_dims, lambda_balanced_init  # noqa: F401  (public here too)
 
@@ -66,7 +66,7 @@ def mode_saxe(s, u0, t, tau: float = 1.0):
 
     Arguments broadcast against each other.
     """
-    s, u0, t = _broadcast(s, u0, t)
+    s, u0, t = broadcast_f64(s, u0, t)
     return s / (1.0 + (s / u0 - 1.0) * jnp.exp(-2.0 * s * t / tau))
 
 
@@ -82,7 +82,7 @@ def mode_deep(s, u0, times, *, depth: int, tau: float = 1.0) -> np.ndarray:
 
     D = 2 uses the closed form; D > 2 integrates :func:`deep_mode_rhs`.
     """
-    s, u0 = _broadcast(s, u0)
+    s, u0 = broadcast_f64(s, u0)
     times = jnp.asarray(times, dtype=jnp.float64)
     if depth == 2:
         return mode_saxe(s[None], u0[None], times.reshape((-1,) + (1,) * s.ndim), tau)
@@ -110,5 +110,5 @@ def half_time(s: float, u0: float, *, depth: int = 2, tau: float = 1.0) -> float
 @float64
 def mode_loss(u, s, offset: float = 0.0):
     """L = 1/2 sum_alpha (s_alpha - u_alpha)^2 + offset, summing the last axis."""
-    s, u = _broadcast(s, u)
+    s, u = broadcast_f64(s, u)
     return 0.5 * jnp.sum((s - u) ** 2, axis=-1) + offset

@@ -27,7 +27,10 @@ import numpy as np
 
 from .model import GDLN, GatedData, gated_data
 
-__all__ = ["ROUTING_TARGETS", "RoutingTask", "routing_net", "routing_task", "trained_mask"]
+__all__ = ["LAYERS", "ROUTING_TARGETS", "RoutingTask", "routing_net", "routing_task",
+           "trained_mask"]
+
+LAYERS = ("in", "hidden", "out")  # the layers W1 (per input domain), W2 (shared), W3 (per output)
 
 ROUTING_TARGETS = np.concatenate(
     [np.array([[6, 4, 0], [6, 4, 0], [6, 0, 4], [6, 0, 4]], dtype=np.float64),

@@ -15,18 +15,21 @@ modes :math:`\Sigma^{yx} = U S V^\top`:
 - the top singular values of each layer (random runs), averaged over domains;
 - half times: first time a mode product reaches s_alpha / 2
   (:func:`learndyn.deep_linear.observables.level_times`);
+- :func:`distinct_modes`: one mode of each group of equal singular values;
 - :func:`label`: the long_name and units of each of these quantities in a routing dataset.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 import xarray as xr
 
 from ..core import dataset
 from ..deep_linear.observables import half_times, level_times
 
 __all__ = [
+    "distinct_modes",
     "half_times",
     "label",
     "layer_mode_values",
@@ -127,6 +130,12 @@ LABELS = {  # variable or coordinate: (long_name, units)
     "race_path": ("path in the minimal race", ""),
     "gain": ("gain σ₀ of the random orthogonal init", ""), "lr": ("learning rate", ""),
 }
+
+
+def distinct_modes(s: np.ndarray) -> np.ndarray:
+    """Indices of the first mode of each group of equal singular values."""
+    keep = [0] + [i for i in range(1, len(s)) if not np.isclose(s[i], s[i - 1], rtol=1e-9)]
+    return np.array(keep)
 
 
 def label(ds: xr.Dataset) -> xr.Dataset:

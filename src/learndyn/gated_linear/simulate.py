@@ -10,7 +10,9 @@ r"""Gradient descent on GDLNs beside their reduced theory (Saxe, Sodhani & Lewal
 - :func:`simulate_routing`, the compiled program of the routing network
   (:mod:`learndyn.gated_linear.data`) shared by the ``neural_race`` and
   ``gated_generalisation`` studies: decoupled or random orthogonal init in one vmapped batch,
-  recording every pathway's mode products and errors and each layer's singular values.
+  recording every pathway's mode products and errors and each layer's singular values;
+  :func:`routing_dataset` puts those runs beside the reduction (discrete map, flow, implicit
+  solution, fixed point, K-scan, minimal race) as a labelled ``xarray.Dataset``.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ import numpy as np
 import xarray as xr
 
 from ..core.engine import record_steps
-from . import model, observables
-from .data import RoutingTask
+from . import model, observables, theory
+from .data import LAYERS, RoutingTask
 from .model import GDLN, GatedData
 from .theory import Reduction, reduce
 
-__all__ = ["compare", "simulate_routing"]
+__all__ = ["compare", "routing_dataset", "routing_loss", "simulate_routing"]
 
 
 def compare(net: GDLN, data: GatedData, *, b0: float | Mapping[str, Any], lr: float,
@@ -162,3 +164,111 @@ def simulate_routing(task: RoutingTask, red: Reduction, *, kinds: Sequence[str],
                       record_at=steps, seeds=seeds, observe=_routing_observe(M, red.r),
                       extra=extra, progress=progress, label=label, batched=True)
     return {k: np.asarray(v, np.float64) for k, v in rec.values.items()}, b0
+
+
+def routing_loss(values: Mapping[str, np.ndarray], task: RoutingTask) -> np.ndarray:
+    """The routing loss from the pathway errors: sum over trained (i, j) of 2 E_ij / (P N_o)."""
+    return np.sum(values["pathway_error"][..., task.trained], axis=-1) * task.time_scale
+
+
+def _half(times, products, trained, s):
+    """Half times of the trained-pathway mean product, shape (..., mode)."""
+    return observables.half_times(times, products[..., trained, :].mean(axis=-2), s)
+
+
+def routing_dataset(task: RoutingTask, red: Reduction, steps: np.ndarray, seeds: Sequence[int],
+                    sims, kscan, *, lr: float, b0: float, ks: Sequence[int],
+                    lr_divisors: Sequence[int], race_n: int, race_u0: float) -> xr.Dataset:
+    """:func:`simulate_routing`'s decoupled and random runs beside the reduction ``red`` of
+    ``task``, as a labelled Dataset; ``sims`` = [(values, initial strengths)] per lr divisor
+    (runs at lr/k, init decoupled then random) and ``kscan`` = trained-pathway mean products
+    per K in ``ks``, each (init, seed, ...); ``race_n``, ``race_u0``: the minimal race's
+    contexts and start."""
+    M, r, s = task.trained.shape[0], red.r, task.s
+    K = int(task.trained[0].sum())
+    times = steps * lr * task.time_scale
+    main, b_start = sims[0]
+    dec = {name: v[0] for name, v in main.items()}
+    rnd = {name: v[1] for name, v in main.items()}
+    dec_half = [_half(times, values["mode_product"][0], task.trained, s) for values, _ in sims]
+
+    # the discrete reduced map at lr: exact for gradient descent from decoupled init
+    b_map = red.euler(b_start, lr, steps)  # (T, E, r)
+    p_map = np.asarray(red.path_strengths(b_map)).reshape(len(steps), M, M, r)
+    loss_map = task.time_scale / 2 * np.sum(((s - p_map) ** 2).sum(-1)[:, task.trained], -1)
+
+    kmax = max(ks)
+    k_half = [observables.half_times(times * (kmax // kk), mean[0], s) * kk
+              for kk, mean in zip(ks, kscan)]
+    k_half_rnd = [observables.half_times(times * (kmax // kk), mean[1], s) * kk
+                  for kk, mean in zip(ks, kscan)]
+    k_products = [mean[0, 0] for mean in kscan]
+
+    th = theory.routing_predictions(s, b0, times, M=M, K=K, ks=ks)
+    flow = th["flow"]
+    p_flow = flow.prod(axis=1)
+    n_trained = int(task.trained.sum())
+    loss_flow = n_trained * task.time_scale / 2 * np.sum((s - p_flow) ** 2, axis=-1)
+    race_t = np.linspace(0.0, 30.0 / (2 * race_n), 301)
+    race = theory.race_flow(1.0, race_u0, race_u0, race_t, n=race_n)
+
+    dims_p = ("init", "seed", "time", "input_domain", "output_domain", "mode")
+    conserved_sim = dec["layer_modes"][..., 1, :] ** 2 - M * dec["layer_modes"][..., 0, :] ** 2
+    ds = xr.Dataset(
+        {
+            "mode_product_sim": (dims_p, np.stack([dec["mode_product"], rnd["mode_product"]])),
+            "mode_product_map": (dims_p[2:], p_map),
+            "mode_product_theory": (("time", "mode"), p_flow),
+            "loss_sim": (("init", "seed", "time"), np.stack([
+                routing_loss(dec, task), routing_loss(rnd, task)])),
+            "loss_map": (("time",), loss_map),
+            "loss_theory": (("time",), loss_flow),
+            "pathway_error_sim": (("init", "seed", "time", "input_domain", "output_domain"),
+                                  np.stack([dec["pathway_error"], rnd["pathway_error"]])),
+            "sv_sim": (("seed", "time", "layer", "mode"), dec["layer_modes"]),
+            "sv_theory": (("time", "layer", "mode"), flow),
+            "layer_sv_sim": (("seed", "time", "layer", "mode"), rnd["layer_sv"]),
+            "conserved_sim": (("seed", "time", "mode"), conserved_sim),
+            "conserved_theory": (("time", "mode"), flow[:, 1] ** 2 - M * flow[:, 0] ** 2),
+            "conserved_theory_b13": (("time", "mode"), flow[:, 0] ** 2 - flow[:, 2] ** 2),
+            "t_half_sim": (("init", "seed", "mode"), np.stack([
+                dec_half[0], _half(times, rnd["mode_product"], task.trained, s)])),
+            "t_half_theory": (("mode",), th["level_time"][:, 0]),
+            "t_half_lr_sim": (("lr_divisor", "seed", "mode"), np.stack(dec_half)),
+            "implicit_time": (("mode", "point"), th["level_time"]),
+            "implicit_b2_target": (("mode", "point"), th["level_b2"]),
+            "implicit_b2_flow": (("mode", "point"), th["level_b2_flow"]),
+            "fixed_point_b1": (("mode",), th["fixed_point"][:, 0]),
+            "fixed_point_b2": (("mode",), th["fixed_point"][:, 1]),
+            "fixed_flow_b2": (("mode",), th["fixed_flow_b2"]),
+            "Kt_half_sim": (("K", "seed", "mode"), np.stack(k_half)),
+            "Kt_half_random_sim": (("K", "seed", "mode"), np.stack(k_half_rnd)),
+            "K_flow_half_ratio": (("K", "mode"), th["k_ratio"]),
+            "K_product_sim": (("K", "time", "mode"), np.stack(k_products)),
+            "race_theory": (("race_time", "race_path"), race),
+        },
+        coords={
+            "init": ["decoupled", "random"],
+            "seed": list(seeds),
+            "time": times,
+            "epoch": ("time", steps),
+            "mode": np.arange(1, r + 1),
+            "s": ("mode", s),
+            "input_domain": np.arange(M),
+            "output_domain": np.arange(M),
+            "trained": (("input_domain", "output_domain"), task.trained),
+            "layer": list(LAYERS),
+            "lr_divisor": list(lr_divisors),
+            "K": list(ks),
+            "point": ["half", "0.9 b2*"],
+            "race_time": race_t,
+            "race_path": ["shared", "private"],
+        },
+    )
+    ds.attrs["reduction"] = str(red.assumption)
+    return observables.label(ds)
+
+
+def _loss(values, task):
+    """The routing loss from the pathway errors: sum over trained (i, j) of 2 E_ij / (P N_o)."""
+    return np.sum(values["pathway_error"][..., task.trained], axis=-1) * task.time_scale

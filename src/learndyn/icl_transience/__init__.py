@@ -5,13 +5,14 @@
   ciwl and train_eval;
 - :mod:`.model`: the 2-layer attention-only transformer and its L2 penalties;
 - :mod:`.observables`: evaluator metrics and transience summaries;
-- :mod:`.simulate`: training through the engine, L2 coefficients side by side, checkpointed.
+- :mod:`.simulate`: training through the engine, L2 coefficients side by side, checkpointed;
+- :mod:`.plots`: the evaluators figure.
 
 Studies: ``icl_transience_toy`` and ``icl_transience``.
 """
 
-from . import data, model, observables, simulate, toy
+from . import data, model, observables, plots, simulate, toy
 
 STUDIES = ("icl_transience_toy", "icl_transience")
 
-__all__ = ["STUDIES", "data", "model", "observables", "simulate", "toy"]
+__all__ = ["STUDIES", "data", "model", "observables", "plots", "simulate", "toy"]

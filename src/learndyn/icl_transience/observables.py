@@ -14,11 +14,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 
 from ..transformer import TransformerConfig
 from ..transformer import model as tmodel
+from .data import PRIMARY
 
-__all__ = ["METRICS", "emergence_time", "evaluate", "sequence_metrics", "summaries"]
+__all__ = ["METRICS", "emergence_time", "evaluate", "primary", "sequence_metrics", "summaries"]
 
 METRICS = ("ce", "accuracy", "in_context_accuracy")
 
@@ -75,3 +77,9 @@ def summaries(times: np.ndarray, icl_acc: np.ndarray) -> dict[str, np.ndarray]:
     return {"icl_peak": peak, "icl_peak_time": np.asarray(times)[icl_acc.argmax(-1)]
             .astype(np.float64), "icl_final": icl_acc[..., -1],
             "transience": peak - icl_acc[..., -1]}
+
+
+def primary(ds: xr.Dataset, evaluator: str) -> xr.DataArray:
+    """The accuracy that reads ``evaluator`` (in-context or full-vocabulary) in a dataset of
+    :func:`learndyn.icl_transience.simulate.train_variants`."""
+    return ds[f"{PRIMARY[evaluator]}_sim"].sel(evaluator=evaluator)

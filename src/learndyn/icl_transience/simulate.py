@@ -11,7 +11,8 @@ and the records so far are written atomically to a checkpoint file, and a run st
 the same config and seeds continues from the last complete segment (the file is removed when
 the run completes). Each segment's batches come
 from the step key folded with the segment index (a segmented run draws other, equally
-distributed batches than an unsegmented one).
+distributed batches than an unsegmented one). :func:`train_variants` trains every L2
+coefficient (and the matched variant) and returns the labelled ``xarray.Dataset``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 
 from ..core import store
 from ..core.engine import TrainState, run_keys, simulate
@@ -33,7 +35,7 @@ from ..transformer import data as tdata
 from ..transformer import init_params
 from . import data, model, observables
 
-__all__ = ["programs", "record_steps", "train", "train_args"]
+__all__ = ["programs", "record_steps", "train", "train_args", "train_variants"]
 
 
 def record_steps(config: Any) -> np.ndarray:
@@ -167,3 +169,40 @@ def train(config: Any, seeds, *, match_query: bool, progress: Progress | None = 
     if path is not None and path.exists():
         path.unlink()  # the finished run is stored by the caller
     return record_at, values
+
+
+def train_variants(config: Any, seeds, progress: Progress | None = None) -> xr.Dataset:
+    """Train every L2 coefficient of ``config.l2`` (and with ``config.matched`` the first one
+    again with matched queries) on every seed: the metrics ``{ce, accuracy,
+    in_context_accuracy}_sim`` (variant, seed, time, evaluator) and, with the ``icl``
+    evaluator, its summaries (:func:`.observables.summaries`) per variant and seed."""
+    steps, values = train(config, seeds, match_query=config.match_query, progress=progress)
+    names = [f"lambda={lam:g}" for lam in config.l2]
+    lams, matched = list(config.l2), [config.match_query] * len(config.l2)
+    if config.matched:
+        first = config.replace(l2=config.l2[:1])
+        _, more = train(first, seeds, match_query=True, progress=progress)
+        values = {k: np.concatenate([values[k], more[k]], 2) for k in values}
+        names, lams, matched = names + ["matched"], lams + [config.l2[0]], matched + [True]
+    dims = ("variant", "seed", "time", "evaluator")
+    long = {"ce": "cross-entropy at the query", "accuracy": "full-vocabulary accuracy",
+            "in_context_accuracy": "accuracy among the in-context labels"}
+    ds = xr.Dataset({f"{k}_sim": (dims, np.moveaxis(values[k], 2, 0), {"long_name": long[k]})
+                     for k in observables.METRICS}, coords={
+        "variant": ("variant", names, {"long_name": "L2 coefficient or variant"}),
+        "lam": ("variant", lams, {"long_name": "$\\lambda$"}),
+        "match_query": ("variant", matched, {"long_name": "query repeats its exemplar"}),
+        "seed": ("seed", list(seeds), {"long_name": "seed"}),
+        "time": ("time", steps * config.batch, {"long_name": "sequences seen",
+                                                "units": "sequences"}),
+        "step": ("time", steps, {"long_name": "training steps", "units": "steps"}),
+        "evaluator": ("evaluator", list(config.evaluators), {"long_name": "evaluator"})})
+    if "icl" in config.evaluators:
+        icl = ds.in_context_accuracy_sim.sel(evaluator="icl")
+        for k, v in observables.summaries(ds.time.values, icl.values).items():
+            ds[f"{k}_sim"] = (("variant", "seed"), v, {"long_name": k.replace("_", " "),
+                                                      **({"units": "sequences"}
+                                                         if k.endswith("time") else {})})
+    ds.attrs.update(l2_form=config.l2_form, l2_scope=config.l2_scope,
+                    l2_coupling=config.l2_coupling)
+    return ds

@@ -31,6 +31,8 @@ __all__ = [
     "crossing_time",
     "drop_ratio",
     "first_time_below",
+    "grid_phase_change",
+    "grid_run_end",
     "head_scores",
     "metrics",
     "phase_change_time",
@@ -155,3 +157,19 @@ def run_end(times: np.ndarray, loss: np.ndarray) -> float:
     from its loss [seed, time]; NaN if nothing was recorded."""
     finite = np.isfinite(np.asarray(loss)).all(axis=0)
     return float(np.asarray(times)[finite][-1]) if finite.any() else float("nan")
+
+
+def grid_run_end(ds, setting: int, condition: str) -> float:
+    """The last recorded time of one run of a (setting, condition) grid
+    (:func:`learndyn.induction_heads.simulate.runs_grid`): runs stopped early end before the
+    others."""
+    loss = ds.loss_sim.isel(setting=setting).sel(condition=condition, evaluator="fsl_train")
+    return run_end(ds.time.values, loss.values)
+
+
+def grid_phase_change(ds, setting: int, condition: str, *, capped: bool = True) -> np.ndarray:
+    """Phase-change times [seed] of one run of a (setting, condition) grid; with ``capped`` a
+    drop that never came counts as the run's end (a lower bound, for where a lower bound is
+    what is needed)."""
+    pct = ds.phase_change_time_sim.isel(setting=setting).sel(condition=condition).values
+    return np.minimum(pct, grid_run_end(ds, setting, condition)) if capped else pct

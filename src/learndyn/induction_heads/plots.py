@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from ..core import plotting
 from .clamps import LABELS
-from .observables import LN2
+from .observables import LN2, grid_run_end
 
 __all__ = ["EVALUATOR_LABELS", "TIME", "ablation_figure", "clamping_figure", "heads_figure",
            "loss_figure", "ranked", "time_axis"]
@@ -146,11 +146,14 @@ def ablation_figure(ds: xr.Dataset):
     return fig
 
 
-def clamping_figure(ds: xr.Dataset, ends: dict):
+def clamping_figure(ds: xr.Dataset, ends: dict | None = None):
     """Training loss per clamp condition (base data setting), phase-change times, and the
     phase-change time of every data setting relative to the base per condition run there.
     ``ends[(setting index, condition)]``: the run's last recorded time (a run that never
-    dropped is drawn at its end)."""
+    dropped is drawn at its end; default :func:`.observables.grid_run_end`)."""
+    if ends is None:
+        ends = {(k, str(c)): grid_run_end(ds, k, str(c)) for k in range(ds.sizes["setting"])
+                for c in ds.condition.values}
     t = ds.time.values
     keep = t > 0
     base = ds.isel(setting=0)

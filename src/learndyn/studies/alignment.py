@@ -21,7 +21,14 @@ import numpy as np
 import xarray as xr
 
 from ..alignment import observables, plots, theory
-from ..alignment.simulate import micro_beside_ode
+from ..alignment.observables import max_abs
+from ..alignment.simulate import (
+    chain_dataset,
+    flat_broadcast,
+    micro_beside_ode,
+    micro_dataset,
+    sweep_dataset,
+)
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
 
@@ -83,11 +90,6 @@ def _sweep_times(T: float, n: int) -> np.ndarray:
     return np.concatenate([[0.0], np.geomspace(T * 1e-4, T, n - 1)])
 
 
-def _flat(*arrays):
-    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
-    return [np.broadcast_to(np.asarray(a, np.float64), shape).reshape(-1) for a in arrays], shape
-
-
 def run(config: AlignmentConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """ODE vs micro-model (random starts, the init-scale sweep and the scalar chain) and the
     link to deep_linear, in one micro-model program and one ODE solve."""
@@ -109,9 +111,9 @@ def run(config: AlignmentConfig, *, seeds, progress: Progress | None = None) -> 
     # every micro-model run, its ODE beside it: random starts (pair, convention, seed), then
     # the sweep's starts (pair, h0) and the chain's (lam), both in the half_sum convention
     report(0, 2, "micro-model gradient flow and ODE")
-    (m_eh, m_ey, m_k, m_seed), mshape = _flat(eta_h[:, None, None], eta_y[:, None, None],
+    (m_eh, m_ey, m_k, m_seed), mshape = flat_broadcast(eta_h[:, None, None], eta_y[:, None, None],
                                               kappa[None, :, None], np.asarray(seeds)[None, None])
-    (s_h0, s_eh, s_ey), sshape = _flat(np.asarray(config.h0)[None], eta_h[:, None],
+    (s_h0, s_eh, s_ey), sshape = flat_broadcast(np.asarray(config.h0)[None], eta_h[:, None],
                                        eta_y[:, None])
     n_m, n_s, n_c = m_eh.size, s_h0.size, lam.size
     ceta = np.full(n_c, config.chain_eta)
@@ -131,9 +133,12 @@ def run(config: AlignmentConfig, *, seeds, progress: Progress | None = None) -> 
                                                                                      None)}
     ode = {k: {v: x[sl] for v, x in hyw.items()} for k, sl in parts.items()}
     mic = {k: {v: x[sl] for v, x in sim.items()} for k, sl in parts.items()}
-    ds = xr.merge([_micro_part(config, mic["micro"], ode["micro"], t_micro, m_k, mshape),
-                   _sweep_part(config, mic["sweep"], ode["sweep"], sshape),
-                   _chain_part(config, mic["chain"], ode["chain"], chain)])
+    ds = xr.merge([
+        micro_dataset(mic["micro"], ode["micro"], t_micro, mshape, dy2=config.dy2,
+                      converged=CONVERGED),
+        sweep_dataset(mic["sweep"], ode["sweep"], sshape, dx2=config.dx2, dy2=config.dy2,
+                      eta_h=config.eta_h, eta_y=config.eta_y),
+        chain_dataset(mic["chain"], ode["chain"], chain)])
     ds = ds.assign_coords(pair=[f"{a:g}/{b:g}" for a, b in zip(eta_h, eta_y)],
                           eta_h=("pair", eta_h), eta_y=("pair", eta_y), convention=conventions,
                           kappa=("convention", kappa), seed=seeds, time_micro=t_micro,
@@ -142,52 +147,7 @@ def run(config: AlignmentConfig, *, seeds, progress: Progress | None = None) -> 
     return observables.describe(ds)
 
 
-def _micro_part(config, sim, ode, t, k, shape) -> xr.Dataset:
-    dims = ("pair", "convention", "seed", "time_micro")
-
-    def m(x):
-        return (dims, np.asarray(x).reshape(shape + (len(t),)))
-
-    return xr.Dataset({
-        **{f"{v}_sim": m(sim[v]) for v in ("h", "y", "w", "loss", "closure", "C")},
-        **{f"{v}_theory": m(ode[v]) for v in ("h", "y", "w", "loss", "C")},
-        "h_final_sim": (dims[:-1], sim["h"][:, -1].reshape(shape)),
-        "h_final_theory": (dims[:-1], ode["h_final"].reshape(shape)),
-        "converged": (dims[:-1], (sim["y"][:, -1] >= CONVERGED * config.dy2).reshape(shape)),
-    })
-
-
-def _sweep_part(config, sim, ode, shape) -> xr.Dataset:
-    dims = ("pair", "h0", "time")
-    return xr.Dataset({
-        **{f"sweep_{v}_sim": (dims, sim[v].reshape(shape + (-1,))) for v in "hyw"},
-        **{f"sweep_{v}_theory": (dims, ode[v].reshape(shape + (-1,))) for v in "hywC"},
-        "sweep_h_final_theory": (dims[:-1], ode["h_final"].reshape(shape)),
-        "h_rich_limit": ("pair", np.asarray(theory.rich_limit(
-            dx2=config.dx2, dy2=config.dy2, eta_h=np.asarray(config.eta_h),
-            eta_y=np.asarray(config.eta_y)))),
-    })
-
-
-def _chain_part(config, sim, ode, chain) -> xr.Dataset:
-    dims = ("lam", "time_chain")
-    return xr.Dataset({
-        **{f"chain_{v}_sim": (dims, sim[v]) for v in "hyw"},
-        **{f"chain_{v}_theory": (dims, ode[v]) for v in "hywC"},
-        **{f"chain_{v}_deep_linear": (dims, chain[v].T) for v in "hyw"},
-        "chain_C_deep_linear": ("lam", chain["C"]),
-        "chain_h_final_theory": ("lam", ode["h_final"]),
-        "chain_h_final_deep_linear": ("lam", chain["h_final"]),
-    })
-
-
 # ---- checks -------------------------------------------------------------------------------
-def _max(x) -> float:
-    """max |x|; NaN if x is empty or holds a NaN (so a failed solve fails its check)."""
-    x = np.abs(np.asarray(x, dtype=np.float64))
-    return float(x.max()) if x.size and not np.isnan(x).any() else float("nan")
-
-
 def checks(ds: xr.Dataset, config: AlignmentConfig) -> list[Check]:
     """The theory's claims at float64 integration accuracy (no finite-size or seed effects:
     the micro-model is the reduced system), and the limits of the fixed point.
@@ -206,10 +166,10 @@ def checks(ds: xr.Dataset, config: AlignmentConfig) -> list[Check]:
     """
     def drift(c, axis):
         c0 = c.isel({axis: 0})
-        return _max((c - c0) / np.maximum(1.0, np.abs(c0)))
+        return max_abs((c - c0) / np.maximum(1.0, np.abs(c0)))
 
     def gap(a, b, scale=False):
-        return max(_max((ds[a.format(v)] - ds[b.format(v)])
+        return max(max_abs((ds[a.format(v)] - ds[b.format(v)])
                         / (np.maximum(1.0, np.abs(ds[b.format(v)])) if scale else 1.0))
                    for v in "hyw")
 
@@ -222,31 +182,31 @@ def checks(ds: xr.Dataset, config: AlignmentConfig) -> list[Check]:
          gap("{}_sim", "{}_theory"), 1e-9, "the micro-model's exact gradient flow follows the "
          "(h, y, w) ODE (both loss conventions, all seeds and rate pairs)"),
         ("closure", "micro-model: max closure residual ||D_y - dy^ dh^T/h|| / ||D_y||",
-         _max(ds.closure_sim), 1e-9, "gradient flow keeps D_y along dh (the closure)"),
+         max_abs(ds.closure_sim), 1e-9, "gradient flow keeps D_y along dh (the closure)"),
         ("conserved_ode", "conservation: ODE max |C(t) - C(0)| / max(1, |C(0)|)",
          max(drift(ds.C_theory, "time_micro"), drift(ds.sweep_C_theory, "time")), 1e-9,
          "C = h/(eta_h dx2) - y/(eta_y h) is constant along the ODE"),
         ("conserved_micro", "conservation: micro-model max |C(t) - C(0)| / max(1, |C(0)|)",
          drift(ds.C_sim, "time_micro"), 1e-9, "and along the micro-model's gradient flow"),
         ("fixed_point_h", "fixed point: max |h(T) / h_inf - 1| over h0 and rate pairs",
-         _max(h_end / ds.sweep_h_final_theory - 1), 1e-6,
+         max_abs(h_end / ds.sweep_h_final_theory - 1), 1e-6,
          "h(T) equals A_high/2 + sqrt(A_high^2/4 + A_low^2)"),
         ("fixed_point_yw", "fixed point: max |y(T) - dy2|, |w(T)|",
-         max(_max(ds.sweep_y_theory.isel(time=-1) - config.dy2),
-             _max(ds.sweep_w_theory.isel(time=-1))), 1e-8,
+         max(max_abs(ds.sweep_y_theory.isel(time=-1) - config.dy2),
+             max_abs(ds.sweep_w_theory.isel(time=-1))), 1e-8,
          "the output distance reaches the target (y = dy2) and the misfit w = 0"),
         ("sweep_micro", "sweep: micro-model vs ODE, max |difference| / max(1, |ODE|)",
          gap("sweep_{}_sim", "sweep_{}_theory", scale=True), 1e-9,
          "from rich to lazy starts the micro-model follows the ODE to its fixed point"),
         ("micro_fixed_point", "micro-model: converged runs, max |h(T) / h_inf - 1|",
-         _max((ds.h_final_sim / ds.h_final_theory - 1).values[done]), 0.01,
+         max_abs((ds.h_final_sim / ds.h_final_theory - 1).values[done]), 0.01,
          f"micro-model runs with y(T) >= {CONVERGED} dy2 end at the fixed-point formula"),
         ("rich_limit", f"rich limit: max |h_inf / sqrt(eta_h/eta_y)||dx|| ||dy*|| - 1| at "
-         f"h0 = {h_small:g}", _max(h_end.sel(h0=h_small) / ds.h_rich_limit - 1), 0.01,
+         f"h0 = {h_small:g}", max_abs(h_end.sel(h0=h_small) / ds.h_rich_limit - 1), 0.01,
          "small init: the final distance is the rate-scaled geometric mean of the data "
          "distances"),
         ("lazy_limit", f"lazy limit: max |h_inf / h0 - 1| at h0 = {h_large:g}",
-         _max(h_end.sel(h0=h_large) / h_large - 1), 0.01,
+         max_abs(h_end.sel(h0=h_large) / h_large - 1), 0.01,
          "large init: the representation keeps its initial distance"),
         ("monotone_in_h0", "h_inf(h0) non-increasing steps (count)",
          float(np.sum(~(steps > 0))) if steps.size else float("nan"), 0,
@@ -258,13 +218,13 @@ def checks(ds: xr.Dataset, config: AlignmentConfig) -> list[Check]:
          "(h, y, w)", gap("chain_{}_sim", "chain_{}_deep_linear"), 1e-9,
          "gradient flow of the chain's own weights follows the closed form"),
         ("chain_conserved", "scalar chain: max |C(t) + lambda/eta|",
-         _max(ds.chain_C_theory - ds.chain_C_deep_linear), 1e-9, "C = -lambda/eta"),
+         max_abs(ds.chain_C_theory - ds.chain_C_deep_linear), 1e-9, "C = -lambda/eta"),
         ("chain_fixed_point", "scalar chain: max relative |h_inf - deep_linear W1^T W1(inf) "
-         "dx2|", _max(ds.chain_h_final_theory / ds.chain_h_final_deep_linear - 1), 1e-12,
+         "dx2|", max_abs(ds.chain_h_final_theory / ds.chain_h_final_deep_linear - 1), 1e-12,
          "the fixed point is deep_linear's final representation (Lambda - lambda/2) dx2"),
     ]
     rows += [(f"loss_{c}", f"loss ({c}): max |L_theory - L_micro|",
-              _max(ds.loss_theory.sel(convention=c) - ds.loss_sim.sel(convention=c)), 1e-9,
+              max_abs(ds.loss_theory.sel(convention=c) - ds.loss_sim.sel(convention=c)), 1e-9,
               "the loss formula from (y, w) and the mean mode equals the micro-model's loss")
              for c in ds.convention.values]
     return [Check.at_most(*row) for row in rows]

@@ -21,13 +21,11 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
-from matplotlib.lines import Line2D
 
-from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from ..deep_linear import data, observables, simulate, theory
+from ..deep_linear import data, observables, plots, simulate
 
 __all__ = ["STUDY", "DeepLinearConfig", "checks", "figures", "run", "run_batch"]
 
@@ -128,46 +126,10 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
         if kind == "random":
             u0, free = rec["u0_free"][:, :, 0], rec["u0_free"][:, :, 0] / u0
         per_run.append((kind, depth, rec["mode_strength"], rec["loss"], u0, free))
-    return [_dataset(task, steps * config.lr, steps, seeds,
-                     [(k, d, u[b], lo[b], u0[b], f[b]) for k, d, u, lo, u0, f in per_run])
-            for b in range(len(configs))]
-
-
-def _dataset(task: data.Task, times, steps, seeds, per_run) -> xr.Dataset:
-    """Theory beside simulation for one config; ``per_run`` = [(kind, depth, u, loss, u0,
-    free)]."""
-    th_u, th_half = [], []
-    for _, depth, _, _, u0, _ in per_run:
-        th_u.append(np.moveaxis(np.asarray(theory.mode_deep(task.s, u0, times, depth=depth)),
-                                0, 1))
-        th_half.append([[theory.half_time(s, a, depth=depth) for s, a in zip(task.s, row)]
-                        for row in u0])
-    sims_a, th_a = np.stack([p[2] for p in per_run]), np.stack(th_u)
-    dims_u = ("run", "seed", "time", "mode")
-    ds = xr.Dataset(
-        {
-            "mode_strength_sim": (dims_u, sims_a),
-            "mode_strength_theory": (dims_u, th_a),
-            "loss_sim": (("run", "seed", "time"), np.stack([p[3] for p in per_run])),
-            "loss_theory": (("run", "seed", "time"),
-                            np.asarray(theory.mode_loss(th_a, task.s, task.loss_offset))),
-            "t_half_sim": (("run", "seed", "mode"), observables.half_times(times, sims_a, task.s)),
-            "t_half_theory": (("run", "seed", "mode"), np.array(th_half)),
-            "u0_eff": (("run", "seed", "mode"), np.stack([p[4] for p in per_run])),
-            "free_fraction": (("run", "seed", "mode"), np.stack([p[5] for p in per_run])),
-        },
-        coords={
-            "run": [f"{kind}_D{depth}" for kind, depth, *_ in per_run],
-            "depth": ("run", [depth for _, depth, *_ in per_run]),
-            "init": ("run", [kind for kind, *_ in per_run]),
-            "seed": list(seeds),
-            "time": times,
-            "step": ("time", steps),
-            "mode": np.arange(1, len(task.s) + 1),
-            "s": ("mode", task.s),
-        },
-    )
-    return observables.label(ds)
+    return [simulate.modes_dataset(
+        task, steps * config.lr, steps, seeds,
+        [(k, d, u[b], lo[b], u0[b], f[b]) for k, d, u, lo, u0, f in per_run])
+        for b in range(len(configs))]
 
 
 # ---- checks -------------------------------------------------------------------------------
@@ -266,62 +228,11 @@ def checks(ds: xr.Dataset, config: DeepLinearConfig) -> list[Check]:
 
 
 # ---- figures ------------------------------------------------------------------------------
-TIME = r"time $t/\tau$"
-
-
-def _title(sel: xr.Dataset) -> str:
-    return f"{sel.init.values} init, $D = {int(sel.depth)}$"
-
-
-def _panels(n: int):
-    """A figure with n panels, at most three per row (four as 2 x 2)."""
-    ncols = 2 if n == 4 else min(n, 3)
-    fig, axes = plotting.figure(ncols, -(-n // ncols), width=3.5, height=2.9)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return fig, axes.flat[:n]
-
-
 def figures(ds: xr.Dataset, config: DeepLinearConfig) -> dict:
-    """Mode strengths (theory lines through simulation bands) and loss curves, one panel per run."""
+    """Mode strengths (theory lines through simulation bands) and loss curves, one panel per run
+    (:func:`learndyn.deep_linear.plots.mode_figures`)."""
     modes = [m for m in (list(config.plot_modes) or list(ds.mode.values)) if m in ds.mode.values]
-    runs = list(ds.run.values)
-    colors = plotting.colors(len(modes))
-    keys = [(f"$s_{{{m}}} = {float(ds.s.sel(mode=m)):.3g}$", c) for m, c in zip(modes, colors)]
-
-    fig_u, axes = _panels(len(runs))
-    fig_l, axes_l = _panels(len(runs))
-    for ax, ax_l, label in zip(axes, axes_l, runs):
-        sel = ds.sel(run=label)
-        halves = [float(sel.t_half_theory.sel(mode=m).mean()) for m in modes]
-        sel = sel.sel(time=ds.time <= 2 * max(halves))  # learning is over by then
-        t = sel.time.values
-        for m, color in zip(modes, colors):
-            ax.axhline(float(sel.s.sel(mode=m)), color=color, lw=0.6, ls=":")
-            plotting.theory_line(ax, t, sel.mode_strength_theory.sel(mode=m).mean("seed"),
-                                 color=color)
-            plotting.sim_band(ax, t, sel.mode_strength_sim.sel(mode=m).values, color=color,
-                              max_markers=30)
-            ax_l.axvline(halves[modes.index(m)], color=color, lw=0.8, ls="--")
-        ax.set(title=_title(sel), xlabel=TIME, ylabel=r"mode strength $u_\alpha(t)$")
-        plotting.theory_line(ax_l, t, sel.loss_theory.mean("seed"), color="0.2")
-        plotting.sim_band(ax_l, t, sel.loss_sim.values, color="C1", max_markers=30)
-        loss0 = float(sel.loss_theory.isel(time=0).mean())
-        ax_l.set(title=_title(sel), xlabel=TIME, ylabel=r"loss $L$", yscale="log",
-                 ylim=(1e-4 * loss0, 2 * loss0))
-    plotting.legend_below(fig_u, keys, ncols=5)
-    plotting.captioned(fig_u, (
-        "Mode strengths over time: each mode is learned along a sigmoid, strongest first; "
-        "gradient descent (markers, seed mean +- std) lies on the theory (lines) started from "
-        "each seed's initial strength (random init: the part of each mode's hidden vector "
-        "that the stronger modes leave free; where less than 10% is free, late modes of "
-        "crowded networks lag the theory)."))
-    half = Line2D([], [], color="0.3", lw=0.8, ls="--", label=r"half time $t_{1/2}$ (theory)")
-    plotting.legend_below(fig_l, keys, ncols=5, extra=[half])
-    plotting.captioned(fig_l, (
-        "Loss over time: plateaus and sudden drops, one per mode at its half-learning time "
-        "(dashed, coloured by mode) when the modes' times are well apart; theory (line) and "
-        "gradient descent (markers) agree."))
+    fig_u, fig_l = plots.mode_figures(ds, modes)
     return {"mode_strengths": fig_u, "loss": fig_l}
 
 

@@ -23,11 +23,10 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
-from ..icl_transience import data, observables
-from ..icl_transience.simulate import train
+from ..icl_transience import data, observables, plots
+from ..icl_transience.simulate import train_variants
 from ..transformer import data as tdata
 
 __all__ = ["STUDY", "TransienceConfig", "checks", "figures", "run"]
@@ -92,41 +91,7 @@ class TransienceConfig(Config):
 
 def run(config: TransienceConfig, *, seeds, progress: Progress | None = None) -> xr.Dataset:
     """Train every L2 coefficient (and the matched variant) on every seed."""
-    steps, values = train(config, seeds, match_query=config.match_query, progress=progress)
-    names = [f"lambda={lam:g}" for lam in config.l2]
-    lams, matched = list(config.l2), [config.match_query] * len(config.l2)
-    if config.matched:
-        first = config.replace(l2=config.l2[:1])
-        _, more = train(first, seeds, match_query=True, progress=progress)
-        values = {k: np.concatenate([values[k], more[k]], 2) for k in values}
-        names, lams, matched = names + ["matched"], lams + [config.l2[0]], matched + [True]
-    dims = ("variant", "seed", "time", "evaluator")
-    long = {"ce": "cross-entropy at the query", "accuracy": "full-vocabulary accuracy",
-            "in_context_accuracy": "accuracy among the in-context labels"}
-    ds = xr.Dataset({f"{k}_sim": (dims, np.moveaxis(values[k], 2, 0), {"long_name": long[k]})
-                     for k in observables.METRICS}, coords={
-        "variant": ("variant", names, {"long_name": "L2 coefficient or variant"}),
-        "lam": ("variant", lams, {"long_name": "$\\lambda$"}),
-        "match_query": ("variant", matched, {"long_name": "query repeats its exemplar"}),
-        "seed": ("seed", list(seeds), {"long_name": "seed"}),
-        "time": ("time", steps * config.batch, {"long_name": "sequences seen",
-                                                "units": "sequences"}),
-        "step": ("time", steps, {"long_name": "training steps", "units": "steps"}),
-        "evaluator": ("evaluator", list(config.evaluators), {"long_name": "evaluator"})})
-    if "icl" in config.evaluators:
-        icl = ds.in_context_accuracy_sim.sel(evaluator="icl")
-        for k, v in observables.summaries(ds.time.values, icl.values).items():
-            ds[f"{k}_sim"] = (("variant", "seed"), v, {"long_name": k.replace("_", " "),
-                                                      **({"units": "sequences"}
-                                                         if k.endswith("time") else {})})
-    ds.attrs.update(l2_form=config.l2_form, l2_scope=config.l2_scope,
-                    l2_coupling=config.l2_coupling)
-    return ds
-
-
-def primary(ds: xr.Dataset, evaluator: str) -> xr.DataArray:
-    """The accuracy that reads ``evaluator`` (in-context or full-vocabulary)."""
-    return ds[f"{data.PRIMARY[evaluator]}_sim"].sel(evaluator=evaluator)
+    return train_variants(config, seeds, progress)
 
 
 def checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
@@ -162,13 +127,13 @@ def checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
                           float((ce.isel(time=-1) / ce.isel(time=0)).max()), 0.9,
                           "the model learns the training distribution"),
             Check.at_most("icl_chance_at_init", "|icl accuracy - 0.5| at step 0 (max)",
-                          float(np.abs(primary(first, "icl") - 0.5).max()), 0.1,
+                          float(np.abs(observables.primary(first, "icl") - 0.5).max()), 0.1,
                           "the icl evaluator is at chance before training"),
             Check.at_most("flip_chance_at_init", "|flip - 0.5| at step 0 (max)",
-                          float(np.abs(primary(first, "flip") - 0.5).max()), 0.15,
+                          float(np.abs(observables.primary(first, "flip") - 0.5).max()), 0.15,
                           "the flip evaluator is at chance before training"),
             Check.at_most("iwl_chance_at_init", "iwl accuracy at step 0 (max)",
-                          float(primary(first, "iwl").max()), 5 / config.labels,
+                          float(observables.primary(first, "iwl").max()), 5 / config.labels,
                           "the iwl evaluator is at chance 1/K before training"),
         ]
     return out + _paper_checks(ds, config)
@@ -178,13 +143,13 @@ def _paper_checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
     """The paper-scale checks on seed means (provisional thresholds)."""
     t = ds.time.values
     base = ds.isel(variant=0).mean("seed")
-    icl = primary(base, "icl").values
+    icl = observables.primary(base, "icl").values
     i_peak = int(np.argmax(icl))
     ce = base.ce_sim.sel(evaluator="train_eval").values
     smooth = np.convolve(ce, np.ones(10) / 10, mode="valid")
     after = smooth[max(0, i_peak - 9):]
     rise = float(np.max(np.diff(after), initial=0.0))
-    flip, ciwl, iwl = (primary(base, e).values for e in ("flip", "ciwl", "iwl"))
+    flip, ciwl, iwl = (observables.primary(base, e).values for e in ("flip", "ciwl", "iwl"))
     p = " (provisional)"
     out = [
         Check.at_least("icl_emerges", "peak icl accuracy" + p, icl[i_peak], 0.7,
@@ -205,10 +170,10 @@ def _paper_checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
     ]
     if "matched" in ds.variant.values:
         m = ds.sel(variant="matched").mean("seed")
-        t_m = observables.emergence_time(t, primary(m, "icl").values, 0.7)
+        t_m = observables.emergence_time(t, observables.primary(m, "icl").values, 0.7)
         t_b = observables.emergence_time(t, icl, 0.7)
         out += [Check.at_least("matched_flip_final", "matched: final flip" + p,
-                               float(primary(m, "flip")[-1]), 0.8,
+                               float(observables.primary(m, "flip")[-1]), 0.8,
                                "with matched exemplars ICL persists"),
                 Check.at_most("matched_emerges_earlier", "matched / base time to icl >= 0.7" + p,
                               float(t_m / t_b) if np.isfinite(t_b) else float("nan"), 1.0,
@@ -224,57 +189,10 @@ def _paper_checks(ds: xr.Dataset, config: TransienceConfig) -> list[Check]:
 
 
 # ---- figures ------------------------------------------------------------------------------
-LABELS = {"icl": "icl (in context)", "icl_holdout": "icl, held-out classes", "flip": "flip",
-          "iwl": "iwl", "ciwl": "ciwl", "train_eval": "training data"}
-
-
-def _window(t: np.ndarray, icl: np.ndarray) -> tuple[float, float] | None:
-    """From the ICL peak to where the fall reaches 90% of its size (None without a fall)."""
-    i = int(np.argmax(icl))
-    drop = icl[i] - icl[-1]
-    if drop < 0.05:
-        return None
-    j = i + int(np.argmax(icl[i:] <= icl[i] - 0.9 * drop))
-    return float(t[i]), float(t[j])
-
-
 def figures(ds: xr.Dataset, config: TransienceConfig) -> dict:
-    """Evaluator accuracies and training CE over sequences seen, one row per variant."""
-    t = ds.time.values
-    variants = list(ds.variant.values)
-    fig, axes = plotting.figure(2, len(variants), width=3.6, height=2.7)
-    colors = dict(zip(data.EVALUATORS, ["C0", "C9", "C3", "C2", "C1", "0.4"]))
-    for row, v in enumerate(variants):
-        sub = ds.sel(variant=v)
-        ax = axes[row, 0]
-        for e in sub.evaluator.values:
-            curve = primary(sub, str(e))
-            plotting.sim_band(ax, t, curve.values, color=colors[str(e)], label=LABELS[str(e)],
-                              max_markers=25)
-            ax.plot(t, curve.mean("seed"), color=colors[str(e)], lw=0.8)
-        window = _window(t, primary(sub, "icl").mean("seed").values) \
-            if "icl" in sub.evaluator.values else None
-        if window:
-            ax.axvspan(*window, color="0.85", zorder=0, label="transience window")
-        lam = float(sub.lam)
-        title = "matched exemplars" if v == "matched" else \
-            f"$\\lambda$ = {lam:g} ({config.l2_form} L2)" if lam else "no L2"
-        ax.set(xlabel="sequences seen", ylabel="accuracy", ylim=(-0.02, 1.02),
-               title=title + ("" if window else ": no transience"))
-        ce = sub.ce_sim.sel(evaluator="train_eval") if "train_eval" in sub.evaluator.values \
-            else sub.ce_sim.isel(evaluator=0)
-        ax = axes[row, 1]
-        plotting.sim_band(ax, t, ce.values, color="0.3", label="simulation (seed mean, band)")
-        ax.set(xlabel="sequences seen", ylabel="cross-entropy (nats)", title="training loss")
-        ax.legend(fontsize=7, loc="upper right")
-    handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncol=4, fontsize=7)
-    fig = plotting.captioned(fig, "Accuracy of each evaluator (icl and flip read in context, "
-                             "iwl and ciwl over the whole vocabulary) and the training loss; "
-                             "the grey span marks where ICL fades. Simulation only (no theory "
-                             "for the transformer); the quick preset is a smoke test and shows "
-                             "no transience.")
-    return {"evaluators": fig}
+    """Evaluator accuracies and training CE over sequences seen, one row per variant
+    (:func:`learndyn.icl_transience.plots.evaluators_figure`)."""
+    return {"evaluators": plots.evaluators_figure(ds, config.l2_form)}
 
 
 QUICK = dict(feature_dim=64, n_classes=512, n_holdout_classes=64, n_exemplars=8,

@@ -132,19 +132,6 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     return run_each(run, configs, seeds=seeds, progress=progress)
 
 
-def _end(ds: xr.Dataset, setting: int, condition: str) -> float:
-    """The last recorded time of a run (runs stopped early end before the others)."""
-    loss = ds.loss_sim.isel(setting=setting).sel(condition=condition, evaluator="fsl_train")
-    return observables.run_end(ds.time.values, loss.values)
-
-
-def _pct(ds: xr.Dataset, setting: int, condition: str, capped: bool = True) -> np.ndarray:
-    """Phase-change times [seed] of one run; with ``capped`` a drop that never came counts as
-    the run's end (a lower bound, used only where a lower bound is what a check needs)."""
-    pct = ds.phase_change_time_sim.isel(setting=setting).sel(condition=condition).values
-    return np.minimum(pct, _end(ds, setting, condition)) if capped else pct
-
-
 def clamp_checks(ds: xr.Dataset, config: ClampingConfig) -> list[Check]:
     """Phase-change times relative to the unclamped run (base data setting; worst seed; same
     seed compared); thresholds: provisional ratios set before the first runs. Quick preset,
@@ -215,13 +202,16 @@ def data_checks(ds: xr.Dataset) -> list[Check]:
     conds = set(ds.condition.values)
     out = []
 
+    def pct(i, condition, capped=True):
+        return observables.grid_phase_change(ds, i, condition, capped=capped)
+
     def what(i):
         return (f"{n_lab[i]} labels / {n_lab[0]}", f"labels{n_lab[i]}") if i in labels else \
             (f"{n_cls[i]} classes / {n_cls[0]}", f"classes{n_cls[i]}")
 
-    mean_none = float(np.mean(_pct(ds, 0, "none")))
-    lab = {i: float(np.mean(_pct(ds, i, "none"))) / mean_none for i in labels}
-    cls = {i: float(np.mean(_pct(ds, i, "none", capped=False))) / mean_none for i in classes}
+    mean_none = float(np.mean(pct(0, "none")))
+    lab = {i: float(np.mean(pct(i, "none"))) / mean_none for i in labels}
+    cls = {i: float(np.mean(pct(i, "none", capped=False))) / mean_none for i in classes}
     for i, r in lab.items():
         out.append(Check.at_least(f"none_delay_{what(i)[1]}",
                                   f"none: phase-change time {what(i)[0]} (seed means)", r, 1.5,
@@ -237,29 +227,29 @@ def data_checks(ds: xr.Dataset) -> list[Check]:
             min(lab.values()) / max(cls.values()), 1.0,
             "the number of labels matters more than the number of classes"))
     if "match" in conds:
-        base = _pct(ds, 0, "match")
+        base = pct(0, "match")
         for i in labels:
             out.append(Check.at_least(
                 f"match_delay_{what(i)[1]}", f"match (only C learns): {what(i)[0]} (worst seed)",
-                float(np.min(_pct(ds, i, "match") / base)), 1.5,
+                float(np.min(pct(i, "match") / base)), 1.5,
                 "the label effect is carried by the copy subcircuit C"))
         for i in classes:
             out.append(Check.at_most(
                 f"match_same_{what(i)[1]}",
                 f"match (only C learns): |{what(i)[0]} - 1| (worst seed)",
-                float(np.max(np.abs(_pct(ds, i, "match", capped=False) / base - 1.0))), 0.25,
+                float(np.max(np.abs(pct(i, "match", capped=False) / base - 1.0))), 0.25,
                 "the number of classes hardly matters to C"))
     if "layer1_copy" in conds:
-        base = _pct(ds, 0, "layer1_copy")
+        base = pct(0, "layer1_copy")
         for i in labels:
             out.append(Check.at_most(
                 f"layer1_copy_same_{what(i)[1]}",
                 f"layer1_copy (only B learns): |{what(i)[0]} - 1| (worst seed)",
-                float(np.max(np.abs(_pct(ds, i, "layer1_copy", capped=False) / base - 1.0))),
+                float(np.max(np.abs(pct(i, "layer1_copy", capped=False) / base - 1.0))),
                 0.25, "the number of labels does not act through the match subcircuit B"))
         for i in (classes if "match" in conds else []):
-            b = _pct(ds, i, "layer1_copy", capped=False) / base
-            c = _pct(ds, i, "match", capped=False) / _pct(ds, 0, "match")
+            b = pct(i, "layer1_copy", capped=False) / base
+            c = pct(i, "match", capped=False) / pct(0, "match")
             out.append(Check.at_least(
                 f"{what(i)[1]}_b_over_c",
                 f"{what(i)[0]}: ratio with only B learning / only C (worst seed)",
@@ -275,9 +265,7 @@ def checks(ds: xr.Dataset, config: ClampingConfig) -> list[Check]:
 def figures(ds: xr.Dataset, config: ClampingConfig) -> dict:
     """Training loss per condition (Fig. 5b), phase-change times, and the data dependence
     (Fig. 6: phase-change time per data setting for the unclamped and clamped runs)."""
-    ends = {(k, str(c)): _end(ds, k, str(c)) for k in range(ds.sizes["setting"])
-            for c in ds.condition.values}
-    return {"clamping": plotting.captioned(plots.clamping_figure(ds, ends), (
+    return {"clamping": plotting.captioned(plots.clamping_figure(ds), (
         "Clamping any subcircuit to its ideal from step 0 brings the phase change forward: "
         "the match or layer 1 + copy clamps drop at once, layer 1 and copy within a few "
         "thousand sequences, the previous-token head alone somewhat earlier than no clamp; "

@@ -23,11 +23,10 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from ..deep_linear import data, model, observables, plots, simulate, theory
+from ..deep_linear import data, model, observables, plots, simulate
 
 __all__ = ["STUDY", "LazyRichConfig", "checks", "figures", "run", "run_batch"]
 
@@ -130,46 +129,18 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     config = configs[0]
     steps = record_steps(config.num_steps, config.num_records, spacing="linear")
     times = steps * config.lr
-    tasks, groups = [make_tasks(c) for c in configs], []
-    for c, task in zip(configs, tasks):
-        groups.append({"main": simulate.balanced_group(task["main"], (c.n,) * 3, c.lams, c.a0,
-                                                       saddle_free=True)})
-        if "unequal" in task:
-            groups[-1]["unequal"] = simulate.balanced_group(task["unequal"], c.unequal_dims,
-                                                            c.unequal_lams, c.a0)
-        if c.reversal_lams:
-            groups[-1]["reversal"] = simulate.reversal_group(c.reversal_s, c.reversal_lams)
+    tasks = [make_tasks(c) for c in configs]
+    groups = [simulate.sweep_groups(
+        task, (c.n,) * 3, c.lams, c.a0, unequal_dims=c.unequal_dims, unequal_lams=c.unequal_lams,
+        reversal_s=c.reversal_s, reversal_lams=c.reversal_lams) for c, task in zip(configs, tasks)]
     runs = simulate.train_balanced(groups, lr=config.lr, record_at=steps, seeds=seeds,
                                    dtype=config.dtype, aligned=config.aligned,
                                    progress=progress, label="gradient descent, all lambdas")
-    return [_dataset(c, task, rec, w0, times, steps, seeds)
-            for c, task, (rec, w0) in zip(configs, tasks, runs)]
-
-
-def _dataset(config, tasks, rec, w0, times, steps, seeds) -> xr.Dataset:
-    """Simulation beside theory for one config."""
-    flows = {}
-    if config.flow_check:
-        nets = [(*w0[n], tasks[n].sigma_yx) for n in tasks]
-        flows = dict(zip(tasks, theory.gradient_flow_many(nets, times)))
-    ds = simulate.balanced_dataset(tasks["main"], rec, "main", w0["main"], config.lams, times,
-                                   flow=flows.get("main"), store_matrices=config.store_matrices,
-                                   t_limit=config.t_limit)
-    if "unequal" in tasks:
-        unequal = simulate.balanced_dataset(
-            tasks["unequal"], rec, "unequal", w0["unequal"], config.unequal_lams, times,
-            flow=flows.get("unequal"), lam_dim="lam_unequal", suffix="_u",
-            store_matrices=config.store_matrices).drop_dims("mode")
-        for name in unequal.data_vars:
-            unequal[name].attrs["long_name"] = "unequal widths: " + unequal[name].attrs["long_name"]
-        ds = ds.merge(unequal.rename({v: f"unequal_{v}" for v in unequal.data_vars}))
-    if config.reversal_lams:
-        ds = ds.merge(simulate.reversal(config.reversal_s, config.reversal_lams, rec,
-                                        w0["reversal"], times))
-    ds = ds.assign_coords(seed=list(seeds), time=times, step=("time", steps),
-                          mode=np.arange(1, len(config.singular_values) + 1),
-                          s=("mode", tasks["main"].s))
-    return observables.label(ds)
+    return [simulate.sweep_dataset(
+        task, rec, w0, times, steps, seeds, lams=c.lams, unequal_lams=c.unequal_lams,
+        reversal_s=c.reversal_s, reversal_lams=c.reversal_lams, flow_check=c.flow_check,
+        store_matrices=c.store_matrices, t_limit=c.t_limit)
+        for c, task, (rec, w0) in zip(configs, tasks, runs)]
 
 
 # ---- checks --------------------------------------------------------------------------------
@@ -312,155 +283,18 @@ def _reversal_checks(ds: xr.Dataset, config: LazyRichConfig) -> list[Check]:
 
 
 # ---- figures -------------------------------------------------------------------------------
-TIME = r"time $t/\tau$"
-
-
 def figures(ds: xr.Dataset, config: LazyRichConfig) -> dict:
-    """Loss over lambda, NTK movement, representations, theory vs simulation, reversal."""
-    lams, t = np.asarray(config.lams), ds.time.values
-    shown, colors = plots.spread(lams), plots.lambda_colors(lams)
-    keys = [(rf"$\lambda = {lam:.2g}$", colors[lam]) for lam in shown]
-    out = {}
-
-    fig, axes = plotting.figure(3 if config.unequal_lams else 2, width=3.5)
-    ax = axes[0, 0]
-    plots.curves(ax, t, ds.loss_theory, ds.loss_sim, shown, colors, log=True)
-    loss0 = float(ds.loss_theory.isel(time=0).max())
-    ax.set(yscale="log", ylim=(1e-6 * loss0, 2 * loss0), xlabel=TIME, ylabel=r"loss $L$",
-           title="loss (dashed: $\\lambda < 0$)")
-    acc = {src: observables.loss_acceleration(t, ds[f"loss_{src}"].transpose(
-        "seed", "lam", "time").values).mean(axis=0) for src in ("theory", "sim")}
-    plots.versus_lambda(axes[0, 1], lams, acc["theory"], acc["sim"])
-    plots.lambda_axis(axes[0, 1], lams)
-    axes[0, 1].set(yscale="log", ylabel=r"peak rate $-d\ln L/dt$ / initial rate",
-                   title="sigmoidal (rich) to exponential (lazy)")
-    if config.unequal_lams:
-        ax = axes[0, 2]
-        for lam, c in zip(config.unequal_lams, plotting.colors(len(config.unequal_lams))):
-            plotting.theory_line(ax, t, np.exp(np.log(ds.unequal_loss_theory.sel(
-                lam_unequal=lam)).mean("seed")), color=c)
-            plotting.sim_band(ax, t, np.exp(np.log(ds.unequal_loss_sim.sel(
-                lam_unequal=lam).values).mean(axis=0, keepdims=True)), color=c, max_markers=25)
-            keys.append((rf"$\lambda = {lam:g}$, unequal", c))
-        n_i, n_h, n_o = config.unequal_dims
-        ax.set(yscale="log", xlabel=TIME, ylabel=r"loss $L$",
-               title=rf"unequal widths $({n_i}, {n_h}, {n_o})$")
-    plotting.legend_below(fig, keys)
-    out["loss"] = plotting.captioned(fig, (
-        "Loss for each lambda: at lambda = 0 it falls in plateaus and drops (rich), at large "
-        "|lambda| exponentially from the start (lazy); +lambda and -lambda give the same curve "
-        "(dashed on solid); the acceleration max(-dlnL/dt)/initial rate summarises the shape, "
-        "and gradient descent (markers) lies on the closed form within O(eta)."))
-
-    fig, axes = plotting.figure(2, width=3.5)
-    plots.curves(axes[0, 0], t, ds.ntk_distance_theory, ds.ntk_distance_sim, shown, colors)
-    end = ds.ntk_distance_theory.isel(time=-1).mean("seed")
-    axes[0, 0].set(xlabel=TIME, ylabel=r"kernel distance $S(t)$", title="NTK movement",
-                   yscale="log", ylim=(0.3 * float(end.min()), 2 * float(
-                       ds.ntk_distance_theory.max())))
-    plots.versus_lambda(axes[0, 1], lams, end, ds.ntk_distance_sim.isel(time=-1).mean("seed"))
-    plots.lambda_axis(axes[0, 1], lams)
-    axes[0, 1].set(yscale="log", ylabel=r"$S(T)$", title=f"at the end, $T = {t[-1]:g}$")
-    plotting.legend_below(fig, keys[:len(shown)])
-    out["ntk"] = plotting.captioned(fig, (
-        "Kernel distance S(t) = 1 - <K(0), K(t)>/(|K(0)| |K(t)|) of the NTK from its initial "
-        "value: it moves most at lambda = 0 and orders of magnitude less as |lambda| grows, the "
-        "same for +lambda and -lambda; theory and gradient descent agree."))
-
-    fig, axes = plotting.figure(3, width=3.5)
-    for name, c, label in (("rep_in", "C0", r"input side $W_1^\top W_1$"),
-                           ("rep_out", "C3", r"output side $W_2W_2^\top$")):
-        at_end = ds.isel(time=-1)
-        plots.versus_lambda(axes[0, 0], lams, at_end[f"{name}_change_theory"].mean("seed"),
-                            at_end[f"{name}_change_sim"].mean("seed"), color=c, label=label)
-    axes[0, 0].set(yscale="log", ylabel=r"$\|R(T) - R(0)\|_F / \|R(0)\|_F$",
-                   title="representation change")
-    axes[0, 0].legend(fontsize=8, loc="lower center")
-    mode_colors = plotting.colors(ds.sizes["mode"])
-    for ax, name, title in (
-            (axes[0, 1], "rep_in", r"$W_1^\top W_1 \to V(\Lambda - \lambda/2)V^\top$"),
-            (axes[0, 2], "rep_out", r"$W_2W_2^\top \to U(\Lambda + \lambda/2)U^\top$")):
-        for m, c in zip(ds.mode.values, mode_colors):
-            plots.versus_lambda(ax, lams, ds[f"{name}_eig_limit"].sel(mode=m),
-                                ds[f"{name}_eig_sim"].sel(mode=m).mean("seed"), color=c)
-        ax.set(yscale="log", ylabel="eigenvalues at the end", title=title)
-    for ax in axes[0]:
-        plots.lambda_axis(ax, lams)
-    plotting.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
-    out["representations"] = plotting.captioned(fig, (
-        "Representations: at large +lambda the output side W2W2^T stays near lambda I "
-        "(task-agnostic) while the input side learns the task, mirrored for -lambda, and at "
-        "lambda = 0 both change; their final eigenvalues sit on Lambda -+ lambda/2 "
-        "(lines: theory, markers: gradient descent at the end)."))
-    out["theory_vs_sim"] = _fig_theory_sim(ds, config, t, mode_colors)
+    """Loss over lambda, NTK movement, representations, theory vs simulation, reversal
+    (:mod:`learndyn.deep_linear.plots`)."""
+    out = {"loss": plots.sweep_loss_figure(ds, config.lams, unequal_lams=config.unequal_lams,
+                                     unequal_dims=config.unequal_dims),
+           "ntk": plots.ntk_figure(ds, config.lams),
+           "representations": plots.representations_figure(ds, config.lams),
+           "theory_vs_sim": plots.projections_figure(ds, config.lams, config.singular_values,
+                                              config.t_max, config.num_records)}
     if config.reversal_lams:
-        out["reversal"] = _fig_reversal(ds, config, t)
+        out["reversal"] = plots.reversal_figure(ds, config.reversal_s, config.reversal_lams)
     return out
-
-
-def _resolved(config: LazyRichConfig, lams: np.ndarray) -> list[float]:
-    """The most negative and the largest lambda whose slowest mode takes >= 12 records to
-    converge (8 / min Lambda_alpha, Lambda = sqrt(s^2 + lambda^2/4)), and lambda closest to 0."""
-    def t_end(lam):
-        return 8.0 / np.sqrt(min(config.singular_values) ** 2 + lam**2 / 4)
-
-    ok = lams[[t_end(lam) >= 12 * config.t_max / (config.num_records - 1) for lam in lams]]
-    ok = ok if ok.size else lams
-    return sorted({float(ok.min()), float(lams[np.argmin(np.abs(lams))]), float(ok.max())})
-
-
-def _fig_theory_sim(ds, config, t, mode_colors):
-    lams = np.asarray(config.lams)
-    columns = _resolved(config, lams)
-    rows = (("mode_strength", r"$\tilde u_\alpha^\top W_2W_1 \tilde v_\alpha$"),
-            ("rep_in_mode", r"$\tilde v_\alpha^\top W_1^\top W_1 \tilde v_\alpha$"),
-            ("rep_out_mode", r"$\tilde u_\alpha^\top W_2W_2^\top \tilde u_\alpha$"))
-    fig, axes = plotting.figure(len(columns), 3, width=3.5, height=2.6)
-    for col, lam in enumerate(columns):
-        # until the slowest mode has converged: 8 / min Lambda_alpha, Lambda = sqrt(s^2 + lam^2/4)
-        sel = ds.sel(lam=lam, time=ds.time <= 8.0 / np.sqrt(min(config.singular_values) ** 2
-                                                              + lam**2 / 4))
-        for row, (name, label) in enumerate(rows):
-            ax = axes[row, col]
-            for m, c in zip(ds.mode.values, mode_colors):
-                plotting.theory_line(ax, sel.time, sel[f"{name}_theory"].sel(mode=m).isel(seed=0),
-                                     color=c)
-                plotting.sim_band(ax, sel.time.values, sel[f"{name}_sim"].sel(mode=m).isel(
-                    seed=[0]).values, color=c, max_markers=20)
-            ax.set(title=rf"$\lambda = {lam:.3g}$" if row == 0 else None, ylabel=label,
-                   xlabel=TIME if row == 2 else None)
-    plotting.legend_below(fig, [(f"$s = {s:.3g}$", c) for s, c in zip(ds.s.values, mode_colors)])
-    return plotting.captioned(fig, (
-        "The function (top) and both representations, projected on the task's singular "
-        "vectors, over time for lambda = 0 and the most negative and largest lambda that the "
-        "records resolve (first seed; each until its slowest mode has converged): gradient "
-        "descent (markers) "
-        "on the "
-        "closed form (lines); rich learning (lambda = 0) is mode by mode and moves both "
-        "layers, lazy learning is fast and moves only the small layer (the large one stays "
-        "near |lambda|)."))
-
-
-def _fig_reversal(ds, config, t):
-    fig, axes = plotting.figure(1, width=3.8)
-    ax = axes[0, 0]
-    lams = config.reversal_lams
-    colors = plotting.colors(len(lams))
-    for lam, c in zip(lams, colors):
-        plotting.theory_line(ax, t, ds.reversal_theory.sel(lam_reversal=lam), color=c)
-        plotting.sim_band(ax, t, ds.reversal_sim.sel(lam_reversal=lam).values[None], color=c,
-                          max_markers=25)
-    s = config.reversal_s
-    for y in (s, 0.0, -s):
-        ax.axhline(y, color="0.5", lw=0.6, ls=":")
-    ax.set(xlabel=r"time after the target flips, $t/\tau$", ylabel=r"mode strength $a(t)$",
-           title=r"reversal learning: target $s \to -s$")
-    plotting.legend_theory_sim(ax, [(rf"$\lambda = {lam:g}$", c) for lam, c in
-                                    zip(lams, colors)], fontsize=8, loc="upper right")
-    return plotting.captioned(fig, (
-        "Reversal of one aligned mode: at lambda = 0 the network stalls on the saddle a = 0 "
-        "and never reverses; any lambda != 0 crosses zero and reaches -s, faster for larger "
-        "|lambda|; gradient descent (markers) follows the closed form (lines)."))
 
 
 def _paper_lams() -> tuple[float, ...]:

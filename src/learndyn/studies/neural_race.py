@@ -30,18 +30,13 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
-from matplotlib.lines import Line2D
 
-from ..core import plotting
 from ..core.config import Config, ConfigError, param
 from ..core.engine import record_steps
 from ..core.study import Check, Preset, Progress, Study
-from ..gated_linear import data, observables, simulate, theory
+from ..gated_linear import data, observables, plots, simulate, theory
 
 __all__ = ["STUDY", "NeuralRaceConfig", "checks", "figures", "run", "run_batch"]
-
-LAYERS = ("in", "hidden", "out")
-
 
 @dataclass(frozen=True)
 class NeuralRaceConfig(Config):
@@ -78,11 +73,6 @@ class NeuralRaceConfig(Config):
 
 
 # ---- run ------------------------------------------------------------------------------------
-def _half(times, products, trained, s):
-    """Half times of the trained-pathway mean product, shape (..., mode)."""
-    return observables.half_times(times, products[..., trained, :].mean(axis=-2), s)
-
-
 #: fields that keep every array shape: a sweep over them runs as one vmapped program
 BATCH_FIELDS = ("b0", "sigma0", "lr", "race_u0")
 
@@ -120,102 +110,12 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
             task_k, theory.reduce(task_k.net, task_k.data), lr=lrs(1),
             steps=steps * (max(config.ks) // kk), label=f"K-scan, K = {kk}", **init)
         kscan.append(values["mode_product"][:, :, :, task_k.trained, :].mean(axis=-2))
-    return [_dataset(c, task, red, steps, list(seeds),
-                     [({k: v[2 * i:2 * i + 2] for k, v in values.items()}, b0[2 * i])
-                      for values, b0 in sims], [mean[2 * i:2 * i + 2] for mean in kscan])
-            for i, c in enumerate(configs)]
-
-
-def _dataset(config, task, red, steps, seeds, sims, kscan) -> xr.Dataset:
-    """Simulation beside the reduction for one config; ``sims`` = [(values, b0)] per lr
-    divisor and ``kscan`` = trained-pathway mean products per K, each (init, seed, ...)."""
-    M, K, s, r = config.M, len(config.offsets), task.s, red.r
-    times = steps * config.lr * task.time_scale
-    main, b0 = sims[0]
-    dec = {name: v[0] for name, v in main.items()}
-    rnd = {name: v[1] for name, v in main.items()}
-    dec_half = [_half(times, values["mode_product"][0], task.trained, s) for values, _ in sims]
-
-    # the discrete reduced map at lr: exact for gradient descent from decoupled init
-    b_map = red.euler(b0, config.lr, steps)  # (T, E, r)
-    p_map = np.asarray(red.path_strengths(b_map)).reshape(len(steps), M, M, r)
-    loss_map = task.time_scale / 2 * np.sum(((s - p_map) ** 2).sum(-1)[:, task.trained], -1)
-
-    kmax = max(config.ks)
-    k_half = [observables.half_times(times * (kmax // kk), mean[0], s) * kk
-              for kk, mean in zip(config.ks, kscan)]
-    k_half_rnd = [observables.half_times(times * (kmax // kk), mean[1], s) * kk
-                  for kk, mean in zip(config.ks, kscan)]
-    k_products = [mean[0, 0] for mean in kscan]
-
-    th = theory.routing_predictions(s, config.b0, times, M=M, K=K, ks=config.ks)
-    flow = th["flow"]
-    p_flow = flow.prod(axis=1)
-    n_trained = int(task.trained.sum())
-    loss_flow = n_trained * task.time_scale / 2 * np.sum((s - p_flow) ** 2, axis=-1)
-    race_t = np.linspace(0.0, 30.0 / (2 * config.race_n), 301)
-    race = theory.race_flow(1.0, config.race_u0, config.race_u0, race_t, n=config.race_n)
-
-    dims_p = ("init", "seed", "time", "input_domain", "output_domain", "mode")
-    conserved_sim = dec["layer_modes"][..., 1, :] ** 2 - M * dec["layer_modes"][..., 0, :] ** 2
-    ds = xr.Dataset(
-        {
-            "mode_product_sim": (dims_p, np.stack([dec["mode_product"], rnd["mode_product"]])),
-            "mode_product_map": (dims_p[2:], p_map),
-            "mode_product_theory": (("time", "mode"), p_flow),
-            "loss_sim": (("init", "seed", "time"), np.stack([
-                _loss(dec, task), _loss(rnd, task)])),
-            "loss_map": (("time",), loss_map),
-            "loss_theory": (("time",), loss_flow),
-            "pathway_error_sim": (("init", "seed", "time", "input_domain", "output_domain"),
-                                  np.stack([dec["pathway_error"], rnd["pathway_error"]])),
-            "sv_sim": (("seed", "time", "layer", "mode"), dec["layer_modes"]),
-            "sv_theory": (("time", "layer", "mode"), flow),
-            "layer_sv_sim": (("seed", "time", "layer", "mode"), rnd["layer_sv"]),
-            "conserved_sim": (("seed", "time", "mode"), conserved_sim),
-            "conserved_theory": (("time", "mode"), flow[:, 1] ** 2 - M * flow[:, 0] ** 2),
-            "conserved_theory_b13": (("time", "mode"), flow[:, 0] ** 2 - flow[:, 2] ** 2),
-            "t_half_sim": (("init", "seed", "mode"), np.stack([
-                dec_half[0], _half(times, rnd["mode_product"], task.trained, s)])),
-            "t_half_theory": (("mode",), th["level_time"][:, 0]),
-            "t_half_lr_sim": (("lr_divisor", "seed", "mode"), np.stack(dec_half)),
-            "implicit_time": (("mode", "point"), th["level_time"]),
-            "implicit_b2_target": (("mode", "point"), th["level_b2"]),
-            "implicit_b2_flow": (("mode", "point"), th["level_b2_flow"]),
-            "fixed_point_b1": (("mode",), th["fixed_point"][:, 0]),
-            "fixed_point_b2": (("mode",), th["fixed_point"][:, 1]),
-            "fixed_flow_b2": (("mode",), th["fixed_flow_b2"]),
-            "Kt_half_sim": (("K", "seed", "mode"), np.stack(k_half)),
-            "Kt_half_random_sim": (("K", "seed", "mode"), np.stack(k_half_rnd)),
-            "K_flow_half_ratio": (("K", "mode"), th["k_ratio"]),
-            "K_product_sim": (("K", "time", "mode"), np.stack(k_products)),
-            "race_theory": (("race_time", "race_path"), race),
-        },
-        coords={
-            "init": ["decoupled", "random"],
-            "seed": seeds,
-            "time": times,
-            "epoch": ("time", steps),
-            "mode": np.arange(1, r + 1),
-            "s": ("mode", s),
-            "input_domain": np.arange(M),
-            "output_domain": np.arange(M),
-            "trained": (("input_domain", "output_domain"), task.trained),
-            "layer": list(LAYERS),
-            "lr_divisor": list(config.lr_divisors),
-            "K": list(config.ks),
-            "point": ["half", "0.9 b2*"],
-            "race_time": race_t,
-            "race_path": ["shared", "private"],
-        },
-    )
-    ds.attrs["reduction"] = str(red.assumption)
-    return observables.label(ds)
-
-
-def _loss(values, task):
-    """The routing loss from the pathway errors: sum over trained (i, j) of 2 E_ij / (P N_o)."""
-    return np.sum(values["pathway_error"][..., task.trained], axis=-1) * task.time_scale
+    return [simulate.routing_dataset(
+        task, red, steps, list(seeds),
+        [({k: v[2 * i:2 * i + 2] for k, v in values.items()}, b0[2 * i]) for values, b0 in sims],
+        [mean[2 * i:2 * i + 2] for mean in kscan], lr=c.lr, b0=c.b0, ks=c.ks,
+        lr_divisors=c.lr_divisors, race_n=c.race_n, race_u0=c.race_u0)
+        for i, c in enumerate(configs)]
 
 
 # ---- checks ----------------------------------------------------------------------------------
@@ -261,7 +161,7 @@ def checks(ds: xr.Dataset, config: NeuralRaceConfig) -> list[Check]:
     out.append(Check.at_most("reduced_map_mode_products",
                              "decoupled GD vs discrete reduced map: mode products (/s)",
                              err_p, 1e-8, "every pathway's mode products follow the reduction"))
-    distinct = _distinct_modes(s)
+    distinct = observables.distinct_modes(s)
     for k in config.lr_divisors:
         eta = config.lr / k
         t_sim = ds.t_half_lr_sim.sel(lr_divisor=k).values[:, distinct]
@@ -336,101 +236,13 @@ def checks(ds: xr.Dataset, config: NeuralRaceConfig) -> list[Check]:
     return out
 
 
-def _distinct_modes(s: np.ndarray) -> np.ndarray:
-    """Indices of the first mode of each group of equal singular values."""
-    keep = [0] + [i for i in range(1, len(s)) if not np.isclose(s[i], s[i - 1], rtol=1e-9)]
-    return np.array(keep)
-
-
 # ---- figures -------------------------------------------------------------------------------
-TIME = r"time $t = 2\eta\,$epoch$/(PN_o)$"
-
-
 def figures(ds: xr.Dataset, config: NeuralRaceConfig) -> dict:
-    """Layer singular values and loss (the paper's verification figure); the race."""
-    t = ds.time.values
-    s = ds.s.values
-    distinct = _distinct_modes(s)
-    colors = dict(zip(ds.mode.values[distinct], plotting.colors(len(distinct))))
-    color_of = [colors[ds.mode.values[distinct[np.searchsorted(distinct, i, "right") - 1]]]
-                for i in range(len(s))]
-    counts = np.diff(np.append(distinct, len(s)))
-    keys = [(f"$s = {s[i]:.3g}$" + (f" (×{n})" if n > 1 else ""), colors[ds.mode.values[i]])
-            for i, n in zip(distinct, counts)]
-    fig, axes = plotting.figure(2, 2, width=3.5, height=2.8)
-    titles = {"in": r"input layers $W_1^{(i)}$: $b_1$", "hidden": r"shared layer $W_2$: $b_2$",
-              "out": r"output layers $W_3^{(j)}$: $b_3$"}
-    for ax, layer in zip(axes.flat, LAYERS):
-        for i in distinct:
-            m = ds.mode.values[i]
-            plotting.theory_line(ax, t, ds.sv_theory.sel(layer=layer, mode=m), color=colors[m])
-            plotting.sim_band(ax, t, ds.sv_sim.sel(layer=layer, mode=m).values,
-                              color=colors[m], max_markers=25)
-        for i, m in enumerate(ds.mode.values):
-            ax.plot(t, ds.layer_sv_sim.sel(layer=layer, mode=m).mean("seed"), ":",
-                    color=color_of[i], lw=1.2)
-        ax.set(title=titles[layer], xlabel=TIME, ylabel="singular value")
-    ax = axes[1, 1]
-    plotting.theory_line(ax, t, ds.loss_theory, color="0.2")
-    for init, color in (("decoupled", "C0"), ("random", "C1")):  # seed geometric means
-        plotting.sim_band(ax, t, np.exp(np.log(ds.loss_sim.sel(init=init).values).mean(
-            axis=0, keepdims=True)), color=color, max_markers=25, label=f"{init} init")
-    loss0 = float(ds.loss_theory[0])
-    ax.set(title="loss on the trained pathways", xlabel=TIME, ylabel=r"loss $L$", yscale="log",
-           ylim=(1e-8 * loss0, 3 * loss0))
-    ax.legend(fontsize=8, loc="lower left")
-    rnd = Line2D([], [], color="0.3", ls=":", lw=1.2,
-                 label=rf"random init $\sigma_0 = {config.sigma0:g}$: top singular values")
-    plotting.legend_below(fig, keys, ncols=3, extra=[rnd])
-    plotting.captioned(fig, (
-        f"Singular values of each layer on each mode (decoupled init b0 = {config.b0:g}: "
-        "markers, seed mean; reduced flow: lines; the two modes with s = 3 coincide) and the "
-        "loss: the shared layer grows to sqrt(M) times the others, and gradient descent at "
-        f"eta = {config.lr:g} lags the flow by a few percent in time (first-order "
-        f"discretisation); random orthogonal init (sigma0 = {config.sigma0:g}: dotted, and the "
-        "orange loss) goes through the same stages, its late modes a few percent off."))
-
-    fig_r, axes = plotting.figure(3, width=3.5)
-    ax = axes[0, 0]
-    kcol = plotting.colors(ds.sizes["K"])
-    kmax = max(config.ks)
-    for n, (kk, color) in enumerate(zip(config.ks, kcol)):
-        for i in distinct:  # interleaved marker grids, so every K stays visible
-            y = ds.K_product_sim.sel(K=kk).isel(mode=i).values[None]
-            plotting.sim_band(ax, t * kmax, y, color=color, max_markers=23 + 6 * n)
-    for i in distinct:
-        plotting.theory_line(ax, t * kmax, ds.mode_product_theory.isel(mode=i), color="0.3")
-    ax.set(title="speed proportional to $K$", xlabel=r"$K t$",
-           ylabel=r"mode product $u_\alpha^\top W_3W_2W_1 v_\alpha$")
-    ax = axes[0, 1]
-    M = config.M
-    err = ds.pathway_error_sim.sel(init="random").isel(time=-1).mean("seed").values
-    im = ax.imshow(np.log10(np.maximum(err, 1e-12)), cmap="viridis")
-    ii, jj = np.nonzero(~ds.trained.values)
-    ax.plot(jj, ii, "x", color="w", ms=5)
-    ax.set(title="random init: pathway errors\n(×: untrained, zero-shot)",
-           xlabel="output domain $j$", ylabel="input domain $i$", xticks=range(M),
-           yticks=range(M))
-    ax.grid(False)
-    fig_r.colorbar(im, ax=ax, shrink=0.8, label=r"$\log_{10} E_{ij}$ at the end")
-    ax = axes[0, 2]
-    rt = ds.race_time.values
-    plotting.theory_line(ax, rt, ds.race_theory.sel(race_path="shared"), color="C0",
-                         label="shared path $u$")
-    plotting.theory_line(ax, rt, ds.race_theory.sel(race_path="private"), color="C3",
-                         label="private path $v$")
-    ax.set(title=f"minimal race, $n = {config.race_n}$ (theory)",
-           xlabel=r"time $t/\tau$", ylabel="path product", yscale="log")
-    ax.legend(fontsize=8, loc="center right")
-    plotting.legend_below(fig_r, [(f"$K = {k}$ (decoupled)", c) for k, c in zip(config.ks, kcol)],
-                       ncols=5)
-    plotting.captioned(fig_r, (
-        "Left: mode products of the K-scan against K t collapse on one reduced-flow curve per "
-        "mode (learning speed proportional to the number of trained pathways K; small shifts "
-        "are the discrete map's O(eta K)); middle: after random small init the untrained "
-        "(zero-shot) pathways end as accurate as the trained ones; right: the shared path "
-        "wins the race against the private paths, u/u0 = (v/v0)^n."))
-    return {"verification": fig, "race": fig_r}
+    """Layer singular values and loss (the paper's verification figure); the race
+    (:mod:`learndyn.gated_linear.plots`)."""
+    return {"verification": plots.verification_figure(ds, b0=config.b0, lr=config.lr,
+                                                      sigma0=config.sigma0),
+            "race": plots.race_figure(ds, race_n=config.race_n)}
 
 
 STUDY = Study(

@@ -22,15 +22,13 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from ..core import plotting
 from ..core.config import ConfigError, param
 from ..core.study import Check, Preset, Progress, Study
 from ..task_abstraction import data, observables, plots, theory
 from ..task_abstraction.simulate import (
     GatedConfig,
     RunSpec,
-    compare,
-    describe,
+    compare_with_law,
     record_schedule,
     same_shapes,
     simulate_specs,
@@ -126,36 +124,14 @@ def run_batch(configs, *, seeds, progress: Progress | None = None) -> list[xr.Da
     for c, (sp, _, law_index) in zip(configs, parts):
         part = slice(start, start + len(sp))
         start += len(sp)
-        out.append(_dataset(c, tasks, plan, sp, law_index, {k: v[part] for k, v in values.items()},
-                            ttt[part], steps, list(seeds)))
+        out.append(compare_with_law(
+            tasks, plan, sp, {k: v[part] for k, v in values.items()}, ttt[part], steps,
+            dt=c.dt, block_time=c.block_time, theta=c.theta, seeds=list(seeds), models=MODELS,
+            law_tau_c=c.law_tau_c, law_index=law_index))
     return out
 
 
-def _dataset(config, tasks, plan, specs, law_index, values, ttt, steps, seeds) -> xr.Dataset:
-    """Theory beside the simulation of one config (its runs: flexible, forgetful, law runs)."""
-    main = slice(0, 2)
-    ds, _ = compare(tasks, plan, specs[main], {k: v[main] for k, v in values.items()},
-                    ttt[main], steps, dt=config.dt, block_time=config.block_time,
-                    thetas=(config.theta,), seeds=seeds, models=MODELS, details=True)
-    if config.law_tau_c:
-        law = list(config.law_tau_c)
-        ttt_sim, reached = observables.time_to_threshold(ttt[law_index, ..., 0],
-                                                         config.block_time)
-        concat, _ = observables.concat_alignment(values["alignment"][law_index, :, -1])
-        ds["time_to_threshold_law_sim"] = (("law_tau_c", "seed", "block"), ttt_sim)
-        ds["reached_law_sim"] = (("law_tau_c", "seed", "block"), reached.astype(np.int8))
-        ds["concat_alignment_law_final_sim"] = (("law_tau_c", "seed"), concat)
-        ds["switch_time_law_theory"] = (("law_tau_c",), theory.switch_time(
-            np.array(law), tasks.overlap, config.theta))
-        ds = ds.assign_coords(law_tau_c=law)
-    return describe(ds)
-
-
 # ---- checks -------------------------------------------------------------------------------
-def _late(x: xr.DataArray, n: int) -> xr.DataArray:
-    return x.isel(block=slice(-n, None))
-
-
 def checks(ds: xr.Dataset, config: TaskAbstractionConfig) -> list[Check]:
     """The claims of Fig. 2 and of the theory, with their tolerances (docs/task_abstraction.md
     gives each measured value and why its tolerance).
@@ -184,14 +160,14 @@ def checks(ds: xr.Dataset, config: TaskAbstractionConfig) -> list[Check]:
         f"(got {float(first.max()):.4f})")]
 
     t_flex, t_forget = flex.time_to_threshold_sim, forget.time_to_threshold_sim
-    late_flex = float(_late(t_flex, late_n).mean())
+    late_flex = float(observables.last_blocks(t_flex, late_n).mean())
     out.append(Check.at_most(
         "flexible_speedup", "flexible: late / first-switch time to threshold",
         late_flex / float(t_flex.isel(block=1).mean()), 0.2,
         "flexible: switching speeds up with practice (last blocks vs the first switch)"))
     out.append(Check.at_most(
         "flexible_vs_forgetful", "late time to threshold: flexible / forgetful",
-        late_flex / float(_late(t_forget, late_n).mean()), 0.25,
+        late_flex / float(observables.last_blocks(t_forget, late_n).mean()), 0.25,
         "flexible switches much faster than forgetful"))
     first_fit = min(4, forget.sizes["block"] - 2)  # blocks 5..end (0-based 4..)
     slope = np.polyfit(forget.block.values[first_fit:],
@@ -256,8 +232,9 @@ def checks(ds: xr.Dataset, config: TaskAbstractionConfig) -> list[Check]:
             "weight_dip_max", "flexible: dip of sum||W||^2 in a switch / symmetric law (upper)",
             dip / law_dip, 1.25, "... (the symmetric law is tight for small tau_c/tau_w)"),
     ]
-    rel = float(np.abs(_late(ds.time_to_threshold_sim, late_n).mean("block")
-                       / _late(ds.time_to_threshold_theory, late_n).mean("block") - 1).max())
+    late_sim, late_theory = (observables.last_blocks(ds[f"time_to_threshold_{src}"], late_n)
+                             for src in ("sim", "theory"))
+    rel = float(np.abs(late_sim.mean("block") / late_theory.mean("block") - 1).max())
     out.append(Check.at_most(
         "switch_time_theory", "late time to threshold: sim vs reduced theory (relative)", rel,
         0.25, "the population dynamics, started from each seed's weights, predict the "
@@ -292,25 +269,7 @@ def _law_checks(ds: xr.Dataset, late_n: int) -> list[Check]:
 def figures(ds: xr.Dataset, config: TaskAbstractionConfig) -> dict:
     """Fig. 2 analogue (loss, gates, concat alignment per model) and the switching mechanism
     (time to threshold per block, switching law, within-block relation)."""
-    colors = {"flexible": "C0", "forgetful": "C3"}
-    fig = plots.overview(ds, config.block_time, config.theta, colors)
-    fig2 = plots.switching(ds, config.block_time, config.theta, config.overlap,
-                           config.late_blocks, colors)
-    return {"task_abstraction": plotting.captioned(fig, (
-        "Flexible (top): the weights become one module per task (concatenated alignment -> "
-        "1) and the gates one-hot, so the loss falls below theta ever faster after each "
-        "switch; forgetful (bottom): the gates stay equal and the weights track the current "
-        "task (alignment ~0.71) in every block. Theory = the reduced map started from each "
-        "seed's weights; it breaks the path symmetry a few blocks later than SGD, so its gates "
-        "switch later there")),
-            "switching": plotting.captioned(fig2, (
-        "Left: the flexible network re-learns a task ever faster after a switch, down to the "
-        "gate-switching time t_theta (dotted), the forgetful one never speeds up; theory "
-        "(lines) lags SGD (markers) in the middle blocks because SGD noise breaks the path "
-        "symmetry a few blocks earlier, and they agree within ~10% in the last blocks. "
-        "Middle: once modules exist a switch takes tau_c/(2S) ln(S/theta). Right: within a "
-        "block the weights' norm follows the gates as the conservation law says (seed 0, "
-        "last 2 blocks)."))}
+    return plots.fig2(ds, config.block_time, config.theta, config.overlap, config.late_blocks)
 
 
 STUDY = Study(

@@ -28,6 +28,7 @@ __all__ = [
     "concat_alignment",
     "conservation_drift",
     "gates_by_role",
+    "last_blocks",
     "law_times",
     "first_crossing",
     "match_paths",
@@ -187,6 +188,11 @@ def conservation_drift(conserved: np.ndarray, weight_norm: np.ndarray, tau_w: fl
     q = np.asarray(conserved)
     scale = (tau_w * np.asarray(weight_norm) ** 2).max(axis=1)
     return float((np.abs(q - q[:, :1]).max(axis=1) / scale).max())
+
+
+def last_blocks(x, n: int):
+    """The last ``n`` blocks of ``x`` (an xarray object with a ``block`` dim)."""
+    return x.isel(block=slice(-n, None))
 
 
 def law_times(ttt: np.ndarray, concat_final: np.ndarray, late: int, threshold: float = 0.95

@@ -6,6 +6,8 @@ the gated network (:func:`learndyn.task_abstraction.model.make_trainer`) for eve
 every seed as ONE vmapped program through :func:`learndyn.core.engine.simulate`: the specs
 differ only in arrays (the step -> block map reads n_B from the args), so a list of specs of
 any length, and a sweep over these parameters, compiles once per architecture and shape.
+:func:`compare` puts the runs beside the reduced theory; :func:`compare_with_law` adds the
+switching-law runs (flexible settings at several gate timescales).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from ..core.engine import simulate
 from ..core.study import Progress
 from . import data, model, observables, theory
 
-__all__ = ["ATTRS", "GatedConfig", "RunSpec", "build_args", "compare", "describe",
-           "record_schedule", "same_shapes", "simulate_specs"]
+__all__ = ["ATTRS", "GatedConfig", "RunSpec", "build_args", "compare", "compare_with_law",
+           "describe", "record_schedule", "same_shapes", "simulate_specs"]
 
 
 @dataclass(frozen=True)
@@ -314,3 +316,28 @@ def describe(ds: xr.Dataset) -> xr.Dataset:
     """Give every variable and coordinate its ``long_name`` (and ``units`` where it has one)
     from :data:`ATTRS`; ``<q>_sim`` / ``<q>_theory`` take the entry of ``q`` and say which."""
     return dataset.label(ds, ATTRS)
+
+
+def compare_with_law(tasks: data.Tasks, plan: np.ndarray, specs: list[RunSpec], values: dict,
+                     ttt: np.ndarray, steps: np.ndarray, *, dt: float, block_time: float,
+                     theta: float, seeds: list[int], models: tuple[str, ...],
+                     law_tau_c: Sequence[float] = (), law_index: Sequence[int] = ()
+                     ) -> xr.Dataset:
+    """:func:`compare` (with details) of the first ``len(models)`` runs, and the switching-law
+    runs: run ``law_index[i]`` has gate timescale ``law_tau_c[i]`` (time to threshold, final
+    concat alignment, and the switching time tau_c/(2S) ln(S/theta) beside them), labelled."""
+    main = slice(0, len(models))
+    ds, _ = compare(tasks, plan, specs[main], {k: v[main] for k, v in values.items()},
+                    ttt[main], steps, dt=dt, block_time=block_time, thetas=(theta,),
+                    seeds=seeds, models=models, details=True)
+    if law_tau_c:
+        law = list(law_tau_c)
+        ttt_sim, reached = observables.time_to_threshold(ttt[law_index, ..., 0], block_time)
+        concat, _ = observables.concat_alignment(values["alignment"][law_index, :, -1])
+        ds["time_to_threshold_law_sim"] = (("law_tau_c", "seed", "block"), ttt_sim)
+        ds["reached_law_sim"] = (("law_tau_c", "seed", "block"), reached.astype(np.int8))
+        ds["concat_alignment_law_final_sim"] = (("law_tau_c", "seed"), concat)
+        ds["switch_time_law_theory"] = (("law_tau_c",), theory.switch_time(
+            np.array(law), tasks.overlap, theta))
+        ds = ds.assign_coords(law_tau_c=law)
+    return describe(ds)
