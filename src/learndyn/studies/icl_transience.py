@@ -215,7 +215,9 @@ STUDY = Study(
         "paper": Preset(seeds=3, values=dict(matched=True, checkpoint_every=1_000_000),
                         doc="published scale for a GPU: D = 512, K = 12,800 (+184 held out) "
                             "x 20 exemplars, lr 1e-5, 2e7 sequences, evaluators on 5,000 "
-                            "sequences every 1e5, plus the matched variant; checkpointed"),
+                            "sequences every 1e5, plus the matched variant; checkpointed",
+                        cost="days on a CPU (about 9 h per seed and variant on 2 cores): run it on "
+                             "a GPU; resumes when rerun"),
         "paper_l2": Preset(seeds=3, values=dict(l2=(0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3),
                                                 checkpoint_every=1_000_000),
                            doc="the L2 sweep (squared form; set l2_form=frobenius_sum for "

@@ -320,6 +320,7 @@ STUDY = Study(
                         lams=_paper_lams(), lr=1e-4, t_max=20.0, num_records=201,
                         store_matrices=False),
             doc="N = 8, lambda in {0} U {+-10^k, k in [-2, log10 50]} (41 values), eta = 1e-4",
+            cost="about 2 min on 2 CPU cores (95 s CPU)",
         ),
     },
     run=run,
