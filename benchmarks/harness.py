@@ -142,6 +142,20 @@ def run_process(cmd: Sequence[str] | str, *, env: dict[str, str] | None = None,
     return elapsed, done.stderr
 
 
+def compiles(stderr: str) -> dict[str, Any]:
+    """The ``BENCH-COMPILES`` report of a process run through ``benchmarks/counted.py``
+    (``compiled`` -1 if there is none)."""
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("BENCH-COMPILES "):
+            return json.loads(line.split(" ", 1)[1])
+    nan = float("nan")
+    return {"compiled": -1, "hits": -1, "compile_s": nan, "trace_s": nan, "lower_s": nan,
+            "import_s": nan}
+
+
+COUNTED = Path(__file__).resolve().parent / "counted.py"
+
+
 def machine() -> dict[str, Any]:
     """Where the numbers were taken."""
     import jax

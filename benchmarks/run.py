@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import shutil
 import sys
@@ -33,7 +32,8 @@ sys.path.insert(0, str(HERE))
 import harness  # noqa: E402  (after the path is set)
 
 FAMILIES = ("engine", "teacher_student", "deep_linear", "learning_effort", "transformer")
-STUDIES = ("deep_linear", "teacher_student", "induction_heads")
+#: whole-process rows by default (any registered study can be named with --studies)
+STUDIES = ("deep_linear", "task_abstraction", "induction_heads")
 
 
 def study_rows(studies, cores: list[int], env: dict[str, str]) -> list[harness.Row]:
@@ -43,31 +43,26 @@ def study_rows(studies, cores: list[int], env: dict[str, str]) -> list[harness.R
         home = tempfile.mkdtemp(prefix=f"bench-store-{study}-")
         run_env = {**env, "LEARNDYN_HOME": home,
                    "LEARNDYN_COMPILATION_CACHE": str(Path(home) / ".jax-cache")}
-        cmd = [sys.executable, str(HERE / "counted.py"), "run", study, "--preset", "quick"]
+        cmd = [sys.executable, str(harness.COUNTED), "run", study, "--preset", "quick"]
         try:
             first, err1 = harness.run_process(cmd, env=run_env, cores=cores, timeout=900)
             second, err2 = harness.run_process(cmd + ["--force"], env=run_env, cores=cores,
                                                timeout=900)
         finally:
             shutil.rmtree(home, ignore_errors=True)
-        c1, c2 = _compiles(err1), _compiles(err2)
+        c1, c2 = harness.compiles(err1), harness.compiles(err2)
         how = (f"whole process (python start, import, compile or load, compute, store), "
                f"{len(cores)} cores, not pinned; one pair of runs, fresh store; programs "
                f"compiled: first run {c1['compiled']} ({c1['compile_s']:.1f} s), second run "
-               f"{c2['compiled']} ({c2['hits']} loaded from the cache, "
-               f"{c2['compile_s']:.1f} s)")
+               f"{c2['compiled']} ({c2['hits']} loaded from the cache, {c2['compile_s']:.1f} "
+               f"s); second run: tracing {c2['trace_s']:.1f} s, lowering {c2['lower_s']:.1f} "
+               f"s, import {c2['import_s']:.1f} s (first: {c1['trace_s']:.1f}, "
+               f"{c1['lower_s']:.1f}, {c1['import_s']:.1f} s)")
         rows.append(harness.Row(
             f"process: learndyn run {study} --preset quick --force, warm compilation cache",
             second, "s", "the first run, empty compilation cache (in-run)", first,
             how_measured=how))
     return rows
-
-
-def _compiles(stderr: str) -> dict:
-    for line in reversed(stderr.splitlines()):
-        if line.startswith("BENCH-COMPILES "):
-            return json.loads(line.split(" ", 1)[1])
-    return {"compiled": -1, "hits": -1, "compile_s": float("nan")}
 
 
 def _names(text: str, known) -> list[str]:
@@ -92,19 +87,25 @@ def main(argv=None) -> list[harness.Row]:
                              "N = 500, K = M = 2): timed as a process beside ours")
     parser.add_argument("--reference-ode-cmd", default=None,
                         help="command running the C++ Euler ODE (erf, M = 2, K = 4, t to 1000)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin this process to one core (on a GPU machine)")
     parser.add_argument("--repeat", type=int, default=None,
                         help="interleaved timed runs per program (default 5, --quick 3)")
     parser.add_argument("--out", type=Path,
                         default=Path(os.environ["OUT"]) if os.environ.get("OUT") else harness.OUT)
     opts = parser.parse_args(argv)
     families = _names(opts.only, FAMILIES)
-    studies = _names(opts.studies if opts.studies is not None else
-                     ("deep_linear" if opts.quick else ",".join(STUDIES)), STUDIES)
+    chosen = opts.studies if opts.studies is not None else (
+        "deep_linear" if opts.quick else ",".join(STUDIES))
+    studies = [n for n in chosen.split(",") if n and n != "none"]
     repeat = opts.repeat or (3 if opts.quick else 5)
 
     all_cores = sorted(os.sched_getaffinity(0))
     env = {"XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}  # the study processes: unpinned
-    cores = harness.pin(1)
+    cores = f"{len(all_cores)} cores, unpinned" if opts.no_pin else harness.pin(1)
+    import jax
+
+    cores += f", {jax.default_backend()}"
     start = time.perf_counter()
     rows: list[harness.Row] = []
     for family in families:

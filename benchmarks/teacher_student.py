@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import erf
 
-from harness import Row, Timing, compare, interleave, run_process
+from harness import COUNTED, Row, Timing, compare, compiles, interleave, run_process
 from learndyn.teacher_student import model, online, theory
 
 N, K, LR = 500, 2, 0.5
@@ -80,8 +80,8 @@ def engine(steps: int, dtype: str):
 
 
 @jax.jit
-def jitted_step(nets, key):
-    z = jax.random.normal(key, (N + 1,), nets.w.dtype)
+def jitted_step(nets, key, t):
+    z = jax.random.normal(jax.random.fold_in(key, t), (N + 1,), nets.w.dtype)
     return model.sgd_update(nets, z[:N], z[N], g="erf", train_v=False, **HYPER)[0]
 
 
@@ -91,7 +91,7 @@ def python_loop(steps: int):
             key = jax.random.key(0)
             nets = model.init(key, N=N, K=K, M=K, dtype=jnp.float64, **INIT)
             for t in range(steps):
-                nets = jitted_step(nets, jax.random.fold_in(key, t))
+                nets = jitted_step(nets, key, t)
             return jax.block_until_ready(nets)
 
     return go
@@ -149,14 +149,16 @@ def sgd_rows(quick: bool, cores: str, repeat: int) -> list[Row]:
 def process_rows(quick: bool, cores: str, reference_cmd: str | None,
                  reference_ode_cmd: str | None, repeat: int) -> list[Row]:
     warm = tempfile.mkdtemp(prefix="bench-jax-cache-")
-    out = []
+    out, counts = [], {}
     for what, script, cmd, quoted in (
             ("SGD 1e5 steps", SGD_PROCESS, reference_cmd, QUOTED["sgd_process_s"]),
             ("ODE to t = 1000", ODE_PROCESS, reference_ode_cmd, QUOTED["ode_process_s"])):
         def ours(cache: str | None = None, script=script):
+            key = "warm" if cache else "cold"
             cache = cache or tempfile.mkdtemp(prefix="bench-jax-cold-")
-            run_process([sys.executable, "-c", script],
-                        env={"LEARNDYN_COMPILATION_CACHE": cache})
+            _, err = run_process([sys.executable, str(COUNTED), "-c", script],
+                                 env={"LEARNDYN_COMPILATION_CACHE": cache})
+            counts[key] = compiles(err)
 
         programs = {"cold": ours, "warm": lambda ours=ours: ours(warm)}
         if cmd:
@@ -172,11 +174,16 @@ def process_rows(quick: bool, cores: str, reference_cmd: str | None,
         name = f"teacher_student: {what}, process"
         for key, cache in (("cold", "empty compilation cache"),
                            ("warm", "warm compilation cache")):
+            c = counts[key]
+            how_key = (f"{how}; programs compiled {c['compiled']} ({c['compile_s']:.1f} s), "
+                       f"loaded from the cache {c['hits']}; tracing {c['trace_s']:.1f} s, "
+                       f"lowering {c['lower_s']:.1f} s, import {c['import_s']:.1f} s")
             if cmd:
-                row = compare(f"{name}, {cache}", t, key, "reference", how=how, label=ref_label)
+                row = compare(f"{name}, {cache}", t, key, "reference", how=how_key,
+                              label=ref_label)
             else:
                 row = Row(f"{name}, {cache}", t[key].median, "s", ref_label, quoted,
-                          how_measured=f"{how}; {t[key].describe()}; reference quoted")
+                          how_measured=f"{how_key}; {t[key].describe()}; reference quoted")
             out.append(row)
     return out
 
