@@ -53,9 +53,9 @@ class Timing:
     def describe(self, work: float = 1.0, unit: str = "s") -> str:
         """``median M, min m (n runs)`` of ``work / seconds`` (a rate) or of the seconds."""
         if unit == "s":
-            return f"median {self.median:.3g} s, min {self.min:.3g} s ({len(self.times)} runs)"
+            return f"median {self.median:.3g} s, min {self.min:.3g} s (n = {len(self.times)})"
         return (f"median {work / self.median:.3g}, best {work / self.min:.3g} {unit} "
-                f"({len(self.times)} runs)")
+                f"(n = {len(self.times)})")
 
 
 @dataclass
@@ -128,16 +128,19 @@ def pin(cores: int = 1) -> str:
 
 
 def run_process(cmd: Sequence[str] | str, *, env: dict[str, str] | None = None,
-                cores: Sequence[int] | None = None, timeout: float = 600) -> tuple[float, str]:
+                cores: Sequence[int] | None = None, timeout: float = 600,
+                ok: Sequence[int] = (0,)) -> tuple[float, str]:
     """Run a command as a fresh process (``str``: through the shell); return its wall seconds
-    and its stderr. ``cores`` sets the child's CPU affinity (default: this process's)."""
-    affinity = (lambda: os.sched_setaffinity(0, cores)) if cores is not None else None
+    and its stderr; an exit status not in ``ok`` raises. ``cores`` sets the child's CPU
+    affinity (default: this process's)."""
+    if cores is not None:  # through taskset: no fork hook in this (multithreaded) process
+        prefix = ["taskset", "-c", ",".join(map(str, cores))]
+        cmd = prefix + (["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd))
     start = time.perf_counter()
     done = subprocess.run(cmd, shell=isinstance(cmd, str), env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=affinity, check=False)
+                          capture_output=True, text=True, timeout=timeout, check=False)
     elapsed = time.perf_counter() - start
-    if done.returncode:
+    if done.returncode not in ok:
         raise RuntimeError(f"{cmd!r} failed ({done.returncode}): {done.stderr[-2000:]}")
     return elapsed, done.stderr
 
