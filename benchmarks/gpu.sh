@@ -43,16 +43,20 @@ step() {  # step NAME SECONDS CMD...: run CMD under a timeout, log it, record rc
 
 if [ "$TINY" = 0 ]; then
     # what `make bench` runs, unpinned (the GPU does the work; rates are not per CPU core)
-    step bench 240 "$PY" benchmarks/run.py --no-pin --out "$OUT"
-    step induction_heads 150 "$PY" -m learndyn run induction_heads --preset paper \
+    step bench 220 "$PY" benchmarks/run.py --no-pin --out "$OUT"
+    step transformer_scale 60 "$PY" benchmarks/transformer_scale.py --steps 200 \
+        --out "$OUT/transformer_scale.json"
+    step induction_heads 120 "$PY" -m learndyn run induction_heads --preset paper \
         --out "$OUT/runs/induction_heads-paper"
-    step induction_clamping 90 "$PY" -m learndyn run induction_clamping --preset paper \
+    step induction_clamping 80 "$PY" -m learndyn run induction_clamping --preset paper \
         --out "$OUT/runs/induction_clamping-paper"
-    step icl_transience 90 "$PY" -m learndyn run icl_transience --preset calibration \
+    step icl_transience 80 "$PY" -m learndyn run icl_transience --preset calibration \
         --out "$OUT/runs/icl_transience-calibration"
 else
     step bench 300 "$PY" benchmarks/run.py --no-pin --quick --only engine,deep_linear \
         --studies none --out "$OUT"
+    step transformer_scale 200 "$PY" benchmarks/transformer_scale.py --only coopetition \
+        --steps 3 --out "$OUT/transformer_scale.json"
     step induction_heads 200 "$PY" -m learndyn run induction_heads --preset paper --seeds 1 \
         --set num_sequences=6400 --set eval_every=3200 --set n_eval=64 --set n_strength=64 \
         --out "$OUT/runs/induction_heads-paper"
