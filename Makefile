@@ -31,4 +31,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) learndyn-runs .pytest_cache
+	rm -rf $(VENV) learndyn-runs .pytest_cache benchmarks/out
