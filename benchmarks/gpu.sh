@@ -17,7 +17,8 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-benchmarks/out/gpu}
 TINY=${LEARNDYN_GPU_TINY:-0}
 mkdir -p "$OUT/runs"
-export LEARNDYN_HOME="$OUT/store"
+# the run store and its compilation cache stay off $OUT (only results travel back)
+export LEARNDYN_HOME=${LEARNDYN_GPU_STORE:-${TMPDIR:-/tmp}/learndyn-gpu-store}
 SUMMARY="$OUT/gpu_runs.tsv"
 printf 'step\tcommand\trc\tseconds\n' > "$SUMMARY"
 
