@@ -25,6 +25,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -148,14 +149,21 @@ def sgd_rows(quick: bool, cores: str, repeat: int) -> list[Row]:
 
 def process_rows(quick: bool, cores: str, reference_cmd: str | None,
                  reference_ode_cmd: str | None, repeat: int) -> list[Row]:
-    warm = tempfile.mkdtemp(prefix="bench-jax-cache-")
+    with tempfile.TemporaryDirectory(prefix="bench-jax-") as scratch:
+        return _process_rows(Path(scratch), cores, reference_cmd, reference_ode_cmd, repeat)
+
+
+def _process_rows(scratch: Path, cores: str, reference_cmd: str | None,
+                  reference_ode_cmd: str | None, repeat: int) -> list[Row]:
+    """Whole-process rows; every compilation cache lives under ``scratch`` (removed after)."""
+    warm = str(scratch / "warm")
     out, counts = [], {}
     for what, script, cmd, quoted in (
             ("SGD 1e5 steps", SGD_PROCESS, reference_cmd, QUOTED["sgd_process_s"]),
             ("ODE to t = 1000", ODE_PROCESS, reference_ode_cmd, QUOTED["ode_process_s"])):
         def ours(cache: str | None = None, script=script):
             key = "warm" if cache else "cold"
-            cache = cache or tempfile.mkdtemp(prefix="bench-jax-cold-")
+            cache = cache or tempfile.mkdtemp(prefix="cold-", dir=scratch)
             _, err = run_process([sys.executable, str(COUNTED), "-c", script],
                                  env={"LEARNDYN_COMPILATION_CACHE": cache})
             counts[key] = compiles(err)
