@@ -1,100 +1,84 @@
 """Benchmark: optimising a control through the unrolled learning dynamics (learning_effort).
 
-Measured in one process, float64, on the published problems of Carrasco-Davis, Masís & Saxe
-(arXiv:2310.19919):
+Carrasco-Davis, Masís & Saxe (arXiv:2310.19919). Projected gradient ascent on the value V of a
+control series, dV/dc by reverse mode through the unrolled learning dynamics, float64, one core.
+Compared, interleaved:
 
-- ``single neuron``: :func:`learndyn.learning_effort.optimise` on
-  ``single_neuron_problem()`` (mu = 2, sigma = 1, lambda = 0.1, beta = 0.3, gamma = 0.99,
-  dt = 1e-3, n = 600, g in [0, 0.5]), 700 projected-ascent iterations of step 10;
-- ``two-layer gains``: ``gain_problem`` on correlated Gaussians (mu = (3, 1), p = 0.8, H = 6,
-  W ~ N(0, 0.01^2), lambda = 0.01, beta = 0.3, gamma = 0.99, dt = 5e-3, n = 4000, G in
-  [-0.5, 0.5]), 100 iterations of step 10;
-- ``two-layer gains, 8 problems vmapped``: the same 100 iterations for eight values of beta at
-  once (:func:`learndyn.learning_effort.optimise_batch`, what the studies' sweeps use).
+- ``optimise``: :func:`learndyn.learning_effort.optimise` (the iterations inside one compiled
+  ``lax.scan`` per chunk of 100);
+- ``python loop``: the best plain alternative: a Python loop calling one jitted iteration
+  (``value_and_grad`` of :func:`learndyn.learning_effort.theory.traced_value`, step, clip).
 
-Each is timed on its first call in the process (tracing + compilation + run: "compile
-included") and as the best of ``--repeat`` further calls (compiled). Wall and CPU (process)
-time are both reported: on a shared machine CPU time is the steadier figure. The reference
-PyTorch figures of the issue (about 48 s and 230 s on a 2-core CPU) are quoted, not re-run.
-
-Usage: ``python benchmarks/learning_effort.py [--repeat 3]``. Prints a table and writes
-``benchmarks/results/learning_effort.json``.
+Problems: the single-neuron gain (``single_neuron_problem()``, n = 600 steps, 700 iterations of
+step 10) and, without ``--quick``, the two-layer per-weight gains (correlated Gaussians,
+H = 6, n = 4000 steps, 100 iterations of step 10). The authors' PyTorch code is quoted in
+benchmarks/README.md, not compared in a row (its machine and precision are not known well
+enough to compare like with like).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import time
-from pathlib import Path
+from functools import partial
 
 import jax
-import numpy as np
+import jax.numpy as jnp
 
 import learndyn.learning_effort as le
+from harness import Row, compare, interleave
+from learndyn.learning_effort.theory import as_jax, traced_value
 
-RESULTS = Path(__file__).parent / "results" / "learning_effort.json"
-REFERENCE = {"single neuron": 48.0, "two-layer gains": 230.0}
+
+@partial(jax.jit, static_argnums=2)
+def iteration(p, c, step: float):
+    v, g = jax.value_and_grad(traced_value, argnums=1)(p, c)
+    return v, jax.tree.map(lambda a, d: jnp.clip(a + step * d, p.lo, p.hi), c, g)
 
 
-def problems():
+def python_loop(p, init, iterations: int, step: float) -> float:
+    with jax.enable_x64(True):
+        q, c = as_jax(p), jax.tree.map(jnp.asarray, init)
+        values = []
+        for _ in range(iterations):
+            v, c = iteration(q, c, step)
+            values.append(v)
+        return float(jax.jit(traced_value)(q, c))
+
+
+def problems(quick: bool) -> dict:
     single = le.single_neuron_problem()
-    stats = le.data.correlated_gaussians(mu=(3.0, 1.0), sigma=(1.0, 1.0), p=0.8)
-    w1, w2 = le.model.init_weights(3, 6, 2, scale=0.01, seed=0)
-    gain = le.gain_problem(stats, w1, w2, lam=0.01, beta=0.3, gamma=0.99, dt=5e-3,
-                           n_steps=4000, bounds=(-0.5, 0.5))
-    return single, gain
+    out = {"single-neuron gain, n = 600": (single, 200 if quick else 700)}
+    if not quick:
+        stats = le.data.correlated_gaussians(mu=(3.0, 1.0), sigma=(1.0, 1.0), p=0.8)
+        w1, w2 = le.model.init_weights(3, 6, 2, scale=0.01, seed=0)
+        gain = le.gain_problem(stats, w1, w2, lam=0.01, beta=0.3, gamma=0.99, dt=5e-3,
+                               n_steps=4000, bounds=(-0.5, 0.5))
+        out["two-layer gains, H = 6, n = 4000"] = (gain, 100)
+    return out
 
 
-def timed(fn) -> tuple[float, float, object]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return time.perf_counter() - wall, time.process_time() - cpu, out
+def rows(quick: bool = False, cores: str = "1 core", repeat: int = 5) -> list[Row]:
+    out_rows = []
+    for name, (p, iterations) in problems(quick).items():
+        init = le.initial_control(p, noise=1e-3)
+        got = {}
 
+        def ours(p=p, init=init, iterations=iterations, got=got):
+            got["optimise"] = le.optimise(p, iterations=iterations, step=10.0, init=init).value
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    single, gain = problems()
-    batch = le.stack_problems([gain.replace(beta=b) for b in np.linspace(0.1, 1.0, 8)])
-    cases = {
-        "single neuron": (700, lambda: le.optimise(
-            single, iterations=700, step=10.0,
-            init=le.initial_control(single, noise=1e-3))),
-        "two-layer gains": (100, lambda: le.optimise(
-            gain, iterations=100, step=10.0, init=le.initial_control(gain, noise=1e-3))),
-        "two-layer gains, 8 problems vmapped": (100, lambda: le.optimise_batch(
-            batch, iterations=100, step=10.0)),
-    }
-    rows = []
-    for name, (iterations, fn) in cases.items():
-        first_wall, first_cpu, r = timed(fn)
-        best = min((timed(fn) for _ in range(args.repeat)), key=lambda t: t[0])
-        ref = REFERENCE.get(name)
-        rows.append({"case": name, "iterations": iterations,
-                     "first_wall_s": first_wall, "first_cpu_s": first_cpu,
-                     "compiled_wall_s": best[0], "compiled_cpu_s": best[1],
-                     "reference_s": ref,
-                     "speedup_compiled": None if ref is None else ref / best[0],
-                     "speedup_first": None if ref is None else ref / first_wall,
-                     "value": float(np.max(r.value))})
-    print(f"{'case':38s} {'iters':>5s} {'first wall':>10s} {'first cpu':>9s} "
-          f"{'wall':>8s} {'cpu':>8s} {'ref':>6s} {'x ref':>7s}")
-    for r in rows:
-        ref = "" if r["reference_s"] is None else f"{r['reference_s']:.0f}"
-        sp = "" if r["speedup_compiled"] is None else f"{r['speedup_compiled']:.0f}x"
-        print(f"{r['case']:38s} {r['iterations']:5d} {r['first_wall_s']:10.2f} "
-              f"{r['first_cpu_s']:9.2f} {r['compiled_wall_s']:8.3f} {r['compiled_cpu_s']:8.3f} "
-              f"{ref:>6s} {sp:>7s}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-            "python": platform.python_version(), "load_average": os.getloadavg()}
-    RESULTS.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"load average {meta['load_average']}; wrote {RESULTS}")
+        def loop(p=p, init=init, iterations=iterations, got=got):
+            got["loop"] = python_loop(p, init, iterations, 10.0)
+
+        t = interleave({"optimise": ours, "loop": loop}, repeat=3 if iterations <= 100 else repeat)
+        gap = abs(got["optimise"] - got["loop"]) / abs(got["loop"])
+        how = (f"{iterations} ascent iterations of step 10, float64 both, {cores}; compiled "
+               f"calls; final V relative difference {gap:.1e}")
+        out_rows.append(compare(f"learning_effort: {name}", t, "optimise", "loop",
+                                work=iterations, unit="iterations/s", how=how,
+                                label="Python loop over a jitted iteration (in-run)"))
+    return out_rows
 
 
 if __name__ == "__main__":
-    main()
+    from harness import table
+
+    print(table(rows(quick=True)))

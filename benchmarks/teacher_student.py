@@ -1,38 +1,29 @@
-"""Benchmark: online SGD of teacher-student networks and the order-parameter ODE.
+"""Benchmark: online SGD of a teacher-student network and its order-parameter ODE.
 
-Measured side by side in one process:
+The problem of the reference C++ simulator's published figures: erf, N = 500, K = M = 2,
+first layer only, lr 0.5, one seed. Compared, interleaved, on one core, float64 (the C++
+simulator is float64):
 
-- ``learndyn SGD``: :func:`learndyn.teacher_student.simulate.simulate` (the studies' path:
-  seeds vmapped, steps in a ``fori_loop`` inside ``lax.scan`` inside ``jit``, inputs drawn
-  inside the loop by XORWOW lanes, 5 U steps a draw), erf, first layer only, float32, best of
-  three calls after a warm-up call with the same shapes (compile excluded; the compile time
-  is reported separately). Throughput in seed-steps per second for N in {500, 2000, 10000}, K = M in
-  {2, 8, 20} and 1, 8, 32 seeds (steps scaled down as 500/N so that every timing does similar
-  work).
-- ``generators``: standard normals per second inside a compiled scan, N = 500, 1 and 32 seeds
-  vmapped: the stream the loop uses (:func:`learndyn.teacher_student.data.draw`, XORWOW +
-  inverse erf) against ``jax.random.normal`` (threefry + inverse erf) drawing the same shapes
-  from a folded-in key (the loop's generator before XORWOW).
-- ``numpy SGD`` (in-run reference): the same update as a plain numpy loop, one seed, N = 500,
-  K = M = 2 (what one writes without a compiler).
-- ``learndyn ODE``: :func:`learndyn.teacher_student.theory.integrate`, erf, M = 2, K = 4,
-  t = 0..1000 (adaptive Dormand-Prince 8 at rtol 1e-10, the default, and 1e-6), compile
-  excluded and included.
+- ``engine``: :func:`learndyn.teacher_student.online.run` (the studies' path: inputs drawn
+  inside the compiled loop from XORWOW lanes), one seed, ``threads=1``;
+- ``python loop``: the best plain alternative: a Python loop calling one jitted step per
+  iteration (input drawn inside the step from a folded-in threefry key);
+- ``numpy loop``: the same update in plain numpy;
+- the engine in float32, against itself in float64 (what float32 buys; not comparable with the
+  float64 reference).
 
-The reference C++ figures of the issue (sgoldt/nn2pp on one core of a similar machine: about
-5.6e4 SGD steps/s at N = 500, K = M = 2; Euler ODE, erf, M = 2, K = 4 to t = 1000 with
-dt = 0.01 in about 0.6 s) are quoted, not re-run (no C++ toolchain is used here).
-
-Usage: ``python benchmarks/teacher_student.py [--steps N] [--quick]``. Prints a table and
-writes ``benchmarks/results/teacher_student.json``.
+Whole-process rows (a fresh ``python`` started, learndyn imported, the program compiled or
+read from the persistent compilation cache, run, exit): 1e5 SGD steps, and the ODE (erf,
+M = 2, K = 4, t = 0..1000, Dormand-Prince 8 at the default rtol 1e-10) once with an empty
+compilation cache and once with a warm one, against the C++ simulator as a process: timed in
+the same run with ``--reference-cmd`` / ``--reference-ode-cmd``, else the quoted figures
+(provenance in benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,161 +32,184 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import erf
 
-from learndyn.teacher_student import data, online, theory
-from learndyn.teacher_student.simulate import Setting, simulate
+from harness import COUNTED, Row, Timing, compare, compiles, interleave, run_process
+from learndyn.teacher_student import model, online, theory
 
-RESULTS = Path(__file__).parent / "results" / "teacher_student.json"
-REFERENCE = {"cpp_sgd_steps_per_s": 5.6e4, "cpp_ode_seconds": 0.6}
+N, K, LR = 500, 2, 0.5
+#: quoted figures of the authors' C++ simulator (benchmarks/README.md)
+QUOTED = {"sgd_steps_per_s": 5.6e4, "sgd_process_s": 1.6, "ode_process_s": 0.86}
+INIT = dict(init_std=1.0, v_init=1.0, v_init_std=0.0, vstar_value=1.0, vstar_random=False)
+HYPER = dict(lr=LR, lr2=LR, sigma=0.0, weight_decay=0.0)
+PROCESS_STEPS = 100_000
+
+SGD_PROCESS = f"""
+import jax, numpy as np
+from learndyn.core.store import use_compilation_cache
+from learndyn.teacher_student import online
+use_compilation_cache()
+with jax.enable_x64(True):
+    rec = online.run(g="erf", N={N}, K={K}, M={K}, train_v=False, dtype="float64", seeds=[0],
+                     record_at=np.array([0, {PROCESS_STEPS}]), threads=1, hyper={HYPER},
+                     init_args={INIT})
+print(float(rec.values["Q"][0, -1, 0, 0]))
+"""
+
+ODE_PROCESS = """
+import numpy as np
+from learndyn.core.store import use_compilation_cache
+from learndyn.teacher_student import theory
+use_compilation_cache()
+rng = np.random.default_rng(1)
+w, ws = rng.normal(size=(4, 500)), rng.normal(size=(2, 500))
+ds = theory.integrate(w @ w.T / 500, w @ ws.T / 500, ws @ ws.T / 500, np.ones(4), np.ones(2),
+                      lr=0.5, times=np.linspace(0.0, 1000.0, 101))
+print(float(ds.eg[-1]))
+"""
 
 
-def time_sgd(N: int, K: int, seeds: int, steps: int) -> dict:
-    steps = max(1000, steps * 500 // N)  # the same work per step budget at large N
-    setting = Setting.make("erf", N=N, M=K, K=K, lr=0.5, dtype="float32")
-    record = np.array([0, steps // 2, steps])
-    seed_list = list(range(seeds))
-    start = time.perf_counter()
-    simulate([setting], seed_list, record_at=record)  # compile + first run
-    first = time.perf_counter() - start
-    elapsed = np.inf
-    for _ in range(3):  # best of three: the machine is shared
-        start = time.perf_counter()
-        simulate([setting], seed_list, record_at=record)
-        elapsed = min(elapsed, time.perf_counter() - start)
-    rate = seeds * steps / elapsed
-    return {"N": N, "K": K, "M": K, "seeds": seeds, "steps": steps,
-            "seconds": elapsed, "compile_seconds": max(first - elapsed, 0.0),
-            "seed_steps_per_s": rate}
+def engine(steps: int, dtype: str):
+    record_at = np.array([0, steps])
+    init_args = {k: jnp.asarray(v) for k, v in INIT.items()}
+
+    def go():
+        with jax.enable_x64(True):
+            rec = online.run(g="erf", N=N, K=K, M=K, train_v=False, dtype=dtype, seeds=[0],
+                             record_at=record_at, threads=1, hyper=HYPER, init_args=init_args)
+        return rec.values["Q"]
+
+    return go
 
 
-def time_threads(steps: int, N: int = 500, K: int = 2, seeds: int = 32) -> dict:
-    """Seed-steps/s of the online loop with all seeds in one vmapped program (1 thread) and
-    with the seeds split over the CPU cores (the default), best of three each."""
-    out = {"N": N, "K": K, "seeds": seeds, "steps": steps, "cpus": os.cpu_count()}
-    kw = dict(g="erf", N=N, K=K, M=K, train_v=False, dtype="float32", seeds=range(seeds),
-              record_at=np.array([0, steps // 2, steps]),
-              hyper=dict(lr=0.5, lr2=0.5, sigma=0.0, weight_decay=0.0),
-              init_args={k: jnp.asarray(v) for k, v in dict(
-                  init_std=1e-3, v_init=1.0, v_init_std=0.0, vstar_value=1.0,
-                  vstar_random=False).items()})
-    for name, threads in (("one_program", 1), ("threads", None)):
-        online.run(**kw, threads=threads)
-        best = np.inf
-        for _ in range(3):
-            start = time.perf_counter()
-            online.run(**kw, threads=threads)
-            best = min(best, time.perf_counter() - start)
-        out[f"{name}_seed_steps_per_s"] = seeds * steps / best
+@jax.jit
+def jitted_step(nets, key, t):
+    z = jax.random.normal(jax.random.fold_in(key, t), (N + 1,), nets.w.dtype)
+    return model.sgd_update(nets, z[:N], z[N], g="erf", train_v=False, **HYPER)[0]
+
+
+def python_loop(steps: int):
+    def go():
+        with jax.enable_x64(True):
+            key = jax.random.key(0)
+            nets = model.init(key, N=N, K=K, M=K, dtype=jnp.float64, **INIT)
+            for t in range(steps):
+                nets = jitted_step(nets, key, t)
+            return jax.block_until_ready(nets)
+
+    return go
+
+
+def numpy_loop(steps: int):
+    def go():
+        rng = np.random.default_rng(0)
+        ws, w = rng.normal(size=(K, N)), rng.normal(size=(K, N))
+        v, vs, sq = np.ones(K), np.ones(K), np.sqrt(N)
+        for _ in range(steps):
+            x = rng.normal(size=N)
+            lam, rho = w @ x / sq, ws @ x / sq
+            delta = v @ erf(lam / np.sqrt(2)) - vs @ erf(rho / np.sqrt(2))
+            w -= (LR / sq) * (v * np.sqrt(2 / np.pi) * np.exp(-lam**2 / 2) * delta)[:, None] * x
+        return w
+
+    return go
+
+
+def ode_compiled() -> dict[str, Timing]:
+    rng = np.random.default_rng(1)
+    w, ws = rng.normal(size=(4, N)), rng.normal(size=(2, N))
+    args = (w @ w.T / N, w @ ws.T / N, ws @ ws.T / N, np.ones(4), np.ones(2))
+    times = np.linspace(0.0, 1000.0, 101)
+    return interleave({"ode": lambda: theory.integrate(*args, lr=LR, times=times)}, repeat=3)
+
+
+def sgd_rows(quick: bool, cores: str, repeat: int) -> list[Row]:
+    steps, few = (5_000, 1_000) if quick else (40_000, 4_000)
+    t = interleave({"engine64": engine(steps, "float64"), "engine32": engine(steps, "float32"),
+                    "loop": python_loop(few), "numpy": numpy_loop(few)}, repeat=repeat)
+    # the loops run fewer steps (they are slow): compare rates
+    scaled = {k: Timing([s * steps / few for s in t[k].times]) for k in ("loop", "numpy")}
+    t = {**t, **scaled}
+    base = f"erf, N = {N}, K = M = {K}, 1 seed, {cores}"
+    name = "teacher_student: online SGD, float64"
+    return [
+        compare(name, t, "engine64", "loop", work=steps, unit="steps/s",
+                label="Python loop over a jitted step, float64 (in-run)",
+                how=f"{base}; float64 both; engine {steps} steps, loop {few} (rates)"),
+        compare(name, t, "engine64", "numpy", work=steps, unit="steps/s",
+                label="numpy loop, float64 (in-run)",
+                how=f"{base}; float64 both; engine {steps} steps, numpy {few} (rates)"),
+        Row(name, steps / t["engine64"].median, "steps/s",
+            "C++ simulator, float64, 1 core (quoted)", QUOTED["sgd_steps_per_s"],
+            how_measured=f"{base}; float64 both; {t['engine64'].describe(steps, 'steps/s')}; "
+                         "reference quoted, not run here (benchmarks/README.md)"),
+        compare("teacher_student: online SGD, float32", t, "engine32", "engine64", work=steps,
+                unit="steps/s", label="the engine in float64 (in-run)",
+                how=f"{base}; what float32 buys; not comparable with float64 references"),
+    ]
+
+
+def process_rows(quick: bool, cores: str, reference_cmd: str | None,
+                 reference_ode_cmd: str | None, repeat: int) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="bench-jax-") as scratch:
+        return _process_rows(Path(scratch), cores, reference_cmd, reference_ode_cmd, repeat)
+
+
+def _process_rows(scratch: Path, cores: str, reference_cmd: str | None,
+                  reference_ode_cmd: str | None, repeat: int) -> list[Row]:
+    """Whole-process rows; every compilation cache lives under ``scratch`` (removed after)."""
+    warm = str(scratch / "warm")
+    out, counts = [], {}
+    for what, script, cmd, quoted in (
+            ("SGD 1e5 steps", SGD_PROCESS, reference_cmd, QUOTED["sgd_process_s"]),
+            ("ODE to t = 1000", ODE_PROCESS, reference_ode_cmd, QUOTED["ode_process_s"])):
+        def ours(cache: str | None = None, script=script):
+            key = "warm" if cache else "cold"
+            cache = cache or tempfile.mkdtemp(prefix="cold-", dir=scratch)
+            _, err = run_process([sys.executable, str(COUNTED), "-c", script],
+                                 env={"LEARNDYN_COMPILATION_CACHE": cache})
+            counts[key] = compiles(err)
+
+        programs = {"cold": ours, "warm": lambda ours=ours: ours(warm)}
+        if cmd:
+            programs["reference"] = lambda cmd=cmd: run_process(cmd)
+        ours(warm)  # fill the warm cache
+        t = interleave(programs, repeat=repeat, warmup=False)
+        how = (f"whole process (start python, import, compile or load, run, exit), {cores}, "
+               f"float64; erf, N = {N}, K = M = {K}, one seed" if what.startswith("SGD") else
+               f"whole process, {cores}, float64; erf, M = 2, K = 4, Dormand-Prince 8, "
+               f"rtol 1e-10 (C++: Euler, dt = 0.01)")
+        ref_label = ("C++ simulator as a process (--reference-cmd, in-run)" if cmd else
+                     "C++ simulator as a process (quoted)")
+        name = f"teacher_student: {what}, process"
+        for key, cache in (("cold", "empty compilation cache"),
+                           ("warm", "warm compilation cache")):
+            c = counts[key]
+            how_key = (f"{how}; programs compiled {c['compiled']} ({c['compile_s']:.1f} s), "
+                       f"loaded from the cache {c['hits']}; tracing {c['trace_s']:.1f} s, "
+                       f"lowering {c['lower_s']:.1f} s, import {c['import_s']:.1f} s")
+            if cmd:
+                row = compare(f"{name}, {cache}", t, key, "reference", how=how_key,
+                              label=ref_label)
+            else:
+                row = Row(f"{name}, {cache}", t[key].median, "s", ref_label, quoted,
+                          how_measured=f"{how_key}; {t[key].describe()}; reference quoted")
+            out.append(row)
     return out
 
 
-def time_generator(kind: str, seeds: int, N: int = 500, draws: int = 100) -> dict:
-    """Normals per second of ``draws`` draws of (steps_per_draw(N), N + 1) per seed."""
-    shape = (data.steps_per_draw(N), N + 1)
-
-    def xorwow(key):
-        def body(c, _):
-            s, acc = c
-            s, z = data.draw(s, N)
-            return (s, acc + z.sum()), None
-        return jax.lax.scan(body, (data.stream(key, N), 0.0), None, length=draws)[0][1]
-
-    def threefry(key):
-        def body(acc, i):
-            return acc + jax.random.normal(jax.random.fold_in(key, i), shape).sum(), None
-        return jax.lax.scan(body, 0.0, jnp.arange(draws))[0]
-
-    run = jax.jit(jax.vmap(xorwow if kind == "xorwow" else threefry))
-    keys = jax.random.split(jax.random.key(0), seeds)
-    run(keys).block_until_ready()
-    elapsed = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        run(keys).block_until_ready()
-        elapsed = min(elapsed, time.perf_counter() - start)
-    return {"generator": kind, "seeds": seeds, "N": N,
-            "normals_per_s": seeds * draws * shape[0] * shape[1] / elapsed}
-
-
-def numpy_sgd(N: int = 500, K: int = 2, steps: int = 20_000) -> dict:
-    rng = np.random.default_rng(0)
-    ws, w = rng.normal(size=(K, N)), rng.normal(size=(K, N))
-    v, vs, lr, sq = np.ones(K), np.ones(K), 0.5, np.sqrt(N)
+def rows(quick: bool = False, cores: str = "1 core", repeat: int = 5,
+         reference_cmd: str | None = None, reference_ode_cmd: str | None = None) -> list[Row]:
     start = time.perf_counter()
-    for _ in range(steps):
-        x = rng.normal(size=N)
-        lam, rho = w @ x / sq, ws @ x / sq
-        delta = v @ erf(lam / np.sqrt(2)) - vs @ erf(rho / np.sqrt(2))
-        w -= (lr / sq) * (v * np.sqrt(2 / np.pi) * np.exp(-lam**2 / 2) * delta)[:, None] * x
-    elapsed = time.perf_counter() - start
-    return {"N": N, "K": K, "steps": steps, "seconds": elapsed, "steps_per_s": steps / elapsed}
-
-
-def time_ode(K: int = 4, M: int = 2, t_end: float = 1000.0, rtol: float = 1e-10) -> dict:
-    rng = np.random.default_rng(1)
-    w, ws = rng.normal(size=(K, 500)), rng.normal(size=(M, 500))
-    Q, R, T = w @ w.T / 500, w @ ws.T / 500, ws @ ws.T / 500
-    times = np.linspace(0.0, t_end, 101)
-    start = time.perf_counter()
-    theory.integrate(Q, R, T, np.ones(K), np.ones(M), lr=0.5, times=times, rtol=rtol)
-    first = time.perf_counter() - start
-    elapsed = np.inf
-    for _ in range(3):  # best of three
-        start = time.perf_counter()
-        ds = theory.integrate(Q, R, T, np.ones(K), np.ones(M), lr=0.5, times=times, rtol=rtol)
-        elapsed = min(elapsed, time.perf_counter() - start)
-    return {"K": K, "M": M, "t_end": t_end, "rtol": rtol, "seconds": elapsed,
-            "seconds_with_compile": first, "eg_end": float(ds.eg[-1])}
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20_000, help="SGD steps per timing")
-    parser.add_argument("--quick", action="store_true", help="only N = 500, K = 2")
-    args = parser.parse_args(argv)
-
-    grid = [(500, 2, 1), (500, 2, 8), (500, 2, 32)]
-    if not args.quick:
-        grid += [(2000, 2, 1), (10000, 2, 1), (10000, 2, 32), (500, 8, 1), (500, 20, 1),
-                 (10000, 20, 1)]
-    sgd = []
-    for N, K, s in grid:
-        sgd.append(time_sgd(N, K, s, args.steps))
-        print(sgd[-1], flush=True)
-    threads = time_threads(args.steps)
-    ref = numpy_sgd(steps=min(args.steps, 20_000))
-    gens = [time_generator(kind, s) for kind in ("xorwow", "threefry") for s in (1, 32)]
-    ode = [time_ode(rtol=rtol) for rtol in (1e-10, 1e-6)]
-    print(f"{'method':<16}{'N':>7}{'K=M':>5}{'seeds':>7}{'seed-steps/s':>15}"
-          f"{'vs C++ ref':>12}{'compile s':>11}")
-    for r in sgd:
-        print(f"{'learndyn SGD':<16}{r['N']:>7}{r['K']:>5}{r['seeds']:>7}"
-              f"{r['seed_steps_per_s']:>15.3g}"
-              f"{r['seed_steps_per_s'] / REFERENCE['cpp_sgd_steps_per_s']:>11.2f}x"
-              f"{r['compile_seconds']:>11.1f}")
-    print(f"{'numpy SGD':<16}{ref['N']:>7}{ref['K']:>5}{1:>7}"
-          f"{ref['steps_per_s']:>15.3g}"
-          f"{ref['steps_per_s'] / REFERENCE['cpp_sgd_steps_per_s']:>11.2f}x")
-    print(f"{threads['seeds']} seeds at N = {threads['N']}: "
-          f"{threads['one_program_seed_steps_per_s']:.3g} seed-steps/s in one program, "
-          f"{threads['threads_seed_steps_per_s']:.3g} over {threads['cpus']} threads")
-    for r in gens:
-        print(f"generator {r['generator']:<9} N = {r['N']}, {r['seeds']:>2} seeds: "
-              f"{r['normals_per_s']:.3g} normals/s")
-    for o in ode:
-        print(f"learndyn ODE (erf, M=2, K=4, t to 1000, rtol {o['rtol']:g}): "
-              f"{o['seconds']:.3f} s ({o['seconds_with_compile']:.1f} s with compile), "
-              f"eps_g(1000) = {o['eg_end']:.10g}; C++ Euler reference "
-              f"{REFERENCE['cpp_ode_seconds']} s")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average": os.getloadavg()},
-        "reference_quoted": REFERENCE, "sgd": sgd, "threads": threads, "numpy_sgd": ref,
-        "generators": gens,
-        "ode": ode,
-    }, indent=2))
-    print(f"wrote {RESULTS}")
+    out = sgd_rows(quick, cores, repeat)
+    ode = ode_compiled()["ode"]
+    out.append(Row("teacher_student: ODE to t = 1000, compiled", ode.median, "s",
+                   how_measured=f"in-process, second and later calls, {cores}, float64; erf, "
+                                f"M = 2, K = 4, Dormand-Prince 8, rtol 1e-10; {ode.describe()}"))
+    out += process_rows(quick, cores, reference_cmd, reference_ode_cmd, 1 if quick else 2)
+    print(f"teacher_student: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    from harness import table
+
+    print(table(rows(quick=True, repeat=3)))
