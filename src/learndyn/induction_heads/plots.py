@@ -186,8 +186,14 @@ def clamping_figure(ds: xr.Dataset, ends: dict | None = None):
         ax.plot([i] * ds.sizes["seed"], pct.sel(condition=c), "k.", ms=4)
     ax.set_xticks(x, [LABELS[c].replace(" (", "\n(") for c in conds], rotation=40,
                   ha="right", fontsize=7)
-    ax.set(yscale="log", ylabel="phase-change time (sequences)",
+    ax.set(ylabel="phase-change time (sequences)",
            title="phase change\n(training loss < 0.4 ln 2)")
+    found = pct.sel(condition=conds).values
+    if (found[np.isfinite(found)] > 0).any():
+        ax.set_yscale("log")
+    else:  # a run too short for any drop: say so instead of empty log axes
+        ax.text(0.5, 0.5, "no phase change\nwithin the run", transform=ax.transAxes,
+                ha="center", va="center", fontsize=8, color="0.3")
     ax = axes[0, 2]
     n_set = ds.sizes["setting"]
     varied = [c for c in ds.condition.values  # the conditions run in every data setting
