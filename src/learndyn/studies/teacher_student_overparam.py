@@ -288,7 +288,7 @@ STUDY = Study(
                         sgd_K=(2, 4, 6), sgd_N=784, sgd_lr=0.05, sgd_sigma=0.01,
                         sgd_t_max=3000.0, average_fraction=0.1, dtype="float64"),
             doc="Goldt et al. Figs. 2-4-type sweep (N = 784, the reference code's default; "
-                "lr, sigma and t not re-checked against the PDF)",
+                "lr, sigma and t are our choices)",
             cost="hours: about 8 h on 2 CPU cores under load (roughly 4 h idle); resumes "
                  "when rerun; GPU welcome"),
     },
