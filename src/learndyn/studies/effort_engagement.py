@@ -100,8 +100,9 @@ def checks(ds: xr.Dataset, config: EngagementConfig) -> list[Check]:
     """The paper's claims with their tolerances.
 
     - per variant: value gain > 1e-4 relative, psi within its bounds; KKT residual <= 5% of its
-      start (the quick preset's step 20 reaches ~3% in 100 iterations; the published step 1.0
-      moves psi by at most ~0.2 in 100 iterations, hence the larger quick step);
+      start (step 20 reaches ~3% in 100 iterations in the quick preset and 1e-5 in 800 in the
+      paper preset; the published step 1.0 moves psi by at most ~0.2 in 100 iterations and
+      after 800 iterations left the residual at 52% / 26%, so both presets use step 20);
     - easy first (both variants; expected from the paper's headline on our synthetic data): the
       temporal centre of mass of the effort Phi_i = (psi_i - r)^2 (r = 0 active, 1 attention)
       is earlier for the easiest task (largest class-mean distance) than for the hardest;
@@ -174,10 +175,12 @@ STUDY = Study(
     presets={
         "quick": Preset(seeds=10, doc="tasks 0v1 (easy) and 1v7 (hard), H = 10, alpha = 0.01, "
                                       "n = 2000 (T = 20), 100 iterations of step 20"),
-        "paper": Preset(seeds=10, values=dict(hidden=20, lr=5e-3, n_steps=10000, step=1.0,
+        "paper": Preset(seeds=10, values=dict(hidden=20, lr=5e-3, n_steps=10000, step=20.0,
                                               iterations=800),
-                        doc="two tasks, H = 20, alpha = 5e-3, n = 10000, step 1.0, 800 "
-                            "iterations (three tasks: pairs=0,1,7,1,8,9 n_steps=13000)"),
+                        doc="two tasks, H = 20, alpha = 5e-3, n = 10000, 800 iterations of "
+                            "step 20 (the published step 1.0 leaves the ascent far from "
+                            "converged here); three tasks: pairs=0,1,7,1,8,9 n_steps=13000",
+                        cost="about 8 min on 2 idle CPU cores (472 s CPU)"),
     },
     run=run,
     figures=figures,
