@@ -283,7 +283,8 @@ STUDY = Study(
                         dx=tuple(float(a) for a in np.repeat([0.5, 0.75, 1.0, 1.25, 1.5], 4)),
                         dy=tuple(float(b) for b in np.tile([0.25, 0.5, 0.75, 1.0], 5))),
             doc="every MLP/ResNet/Adam row of the reference's settings table on a 5 x 4 grid "
-                "of (dx, dy), plus the lazy contrast (CNN and dropout rows not included)"),
+                "of (dx, dy), plus the lazy contrast (CNN and dropout rows not included)",
+            cost="days on a CPU (7 h per architecture group under load, 10 groups); GPU"),
     },
     run=run,
     figures=figures,
