@@ -214,7 +214,8 @@ STUDY = Study(
             pairs=(0, 1, 7, 1, 8, 9, 3, 8, 5, 3), hidden=40, lr=5e-3,
             n_inner=(2,) + tuple(range(20, 341, 20)), n_eval=8000, iterations=1000),
             doc="five tasks, H = 40, alpha = 5e-3, n_inner = 2, 20..340, 1000 iterations, "
-                "n_eval = 8000"),
+                "n_eval = 8000",
+            cost="about 12 min on 2 idle CPU cores (694 s CPU), 24 min under load"),
     },
     run=run,
     figures=figures,
