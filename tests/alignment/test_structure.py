@@ -42,6 +42,9 @@ def test_checks_fail_when_claims_are_false(quick):
     res = {c.id: c.passed for c in STUDY.evaluate(ds)}
     assert not res["lazy_unstructured"]
     assert not res["lazy_frozen"]
+    ds = quick.dataset.copy(deep=True)
+    ds["h_theory"] = ds.h_theory.where(ds.time < ds.time[-1] / 2)  # a solve that gave up
+    assert not {c.id: c.passed for c in STUDY.evaluate(ds)}["theory_finite"]
 
 
 def test_bad_config_is_one_clear_error():
