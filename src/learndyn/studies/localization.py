@@ -91,7 +91,8 @@ STUDY = Study(
             values=dict(batch=10000, steps=5000, record_every=50, datasets=(
                 "nlgp:0.01", "nlgp:100", "alg:4", "alg:5", "alg:6", "alg:10", "alg:30",
                 "uniform", "laplace", "bernoulli", "elliptical:shell", "elliptical:artanh")),
-            doc="Figs. 3/4 of the paper: batch 10000, 5000 steps, 12 data sets, 5 seeds"),
+            doc="Figs. 3/4 of the paper: batch 10000, 5000 steps, 12 data sets, 5 seeds",
+            cost="about 35 min on 2 idle CPU cores (2101 s CPU), 46 min under load; GPU welcome"),
     },
     run=run,
     figures=figures,
