@@ -141,8 +141,10 @@ class Marginal:
         return {}
 
     @staticmethod
-    def apply(z, c):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def apply(z, c):
+        """The marginal's transform of a standard normal z (identity here: the Gaussian);
+        each copula family overrides it."""
+        return z
 
     @property
     def draw(self) -> Draw:
