@@ -105,6 +105,15 @@ def test_replace_revalidates():
         cfg.replace(n=0)
 
 
+def test_at_defaults_resets_only_the_named_fields():
+    toy = Toy(n=5, lr=0.3, name="a", xs=(2.0,))
+    key = toy.at_defaults(("lr", "xs"))
+    assert key == Toy(n=5, name="a")
+    assert key == Toy(n=5, lr=0.7, name="a").at_defaults(["lr", "xs"])
+    assert key != Toy(n=6, lr=0.3, name="a").at_defaults(("lr", "xs"))
+    assert hash(key) == hash(Toy(n=5, name="a"))
+
+
 def test_unknown_field_names_it_and_lists_fields():
     with pytest.raises(ConfigError) as info:
         Toy().with_overrides(["nn=3"])

@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 
+from learndyn.core.config import ConfigError
 from learndyn.icl_transience import model, observables, simulate
 from learndyn.studies.icl_transience import STUDY, TransienceConfig
 
@@ -82,6 +83,28 @@ def test_checkpointed_run_resumes_where_it_stopped(store_home, monkeypatch):
     # the two coefficients train different models from the same start on the same batches
     np.testing.assert_array_equal(whole["ce"][:, 0, 0], whole["ce"][:, 0, 1])
     assert not np.allclose(whole["ce"][:, -1, 0], whole["ce"][:, -1, 1], rtol=1e-5)
+
+
+def test_data_fields_share_one_compiled_program(store_home):
+    """A batch over the data fields (what a sweep over ``batch_fields`` runs) traces and
+    compiles the training program once and gives each config its own run; a shape change is
+    refused."""
+    from learndyn.core import engine
+
+    base = TransienceConfig(**{**TINY, "l2": (0.0,)})
+    other = base.replace(data_seed=3, eval_seed=5, exemplar_noise=0.2)
+    assert set(simulate.DATA_FIELDS) == set(STUDY.batch_fields)
+    assert simulate.programs(base, False, False) is simulate.programs(other, False, False)
+    assert simulate.programs(base, False, False) is not simulate.programs(
+        base.replace(lr=2e-3), False, False)
+    alone = STUDY.run(base, seeds=[0])
+    compiled = engine._advance._cache_size()
+    batch = STUDY.run_batch([base, other], seeds=[0])
+    assert engine._advance._cache_size() == compiled
+    np.testing.assert_array_equal(batch[0].ce_sim, alone.ce_sim)
+    assert not np.allclose(batch[1].ce_sim, alone.ce_sim)
+    with pytest.raises(ConfigError, match="n_heads"):
+        STUDY.run_batch([base, base.replace(n_heads=4)], seeds=[0])
 
 
 @pytest.fixture(scope="module")

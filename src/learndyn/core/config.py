@@ -207,6 +207,13 @@ class Config:
         """A copy with some fields changed (validated again)."""
         return type(self).from_dict({**self.to_dict(), **values})
 
+    def at_defaults(self, fields: Iterable[str]) -> Self:
+        """A copy with ``fields`` at their defaults (not validated again): the cache key of
+        compiled programs that take those fields as data."""
+        names = set(fields)
+        return dataclasses.replace(self, **{f.name: f.default for f in dataclasses.fields(self)
+                                            if f.name in names})
+
     def with_overrides(self, assignments: Iterable[str]) -> Self:
         """Apply command-line style ``field=value`` strings (values coerced to the field type)."""
         values: dict[str, Any] = {}

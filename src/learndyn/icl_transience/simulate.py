@@ -35,7 +35,7 @@ from ..transformer import data as tdata
 from ..transformer import init_params
 from . import data, model, observables
 
-__all__ = ["programs", "record_steps", "train", "train_args", "train_variants"]
+__all__ = ["DATA_FIELDS", "programs", "record_steps", "train", "train_args", "train_variants"]
 
 
 def record_steps(config: Any) -> np.ndarray:
@@ -45,11 +45,23 @@ def record_steps(config: Any) -> np.ndarray:
     return np.unique(np.concatenate([np.arange(0, steps + 1, every), [steps]])).astype(np.int64)
 
 
-@cache
+#: fields that only change the data of the compiled program (the exemplar table and the
+#: evaluation sets, carried in ``args``): runs differing only in these share one program. (The
+#: learning rate stays a constant of the program, as in :mod:`learndyn.induction_heads`: carried
+#: as data it rounds Adam's float32 update differently, which training amplifies.)
+DATA_FIELDS = ("data_seed", "eval_seed", "exemplar_noise")
+
+
 def programs(config: Any, match_query: bool, resume: bool):
-    """(init, step, observe) for the engine; ``args``: ``features``, ``lam`` [L], ``eval``
-    (the concatenated evaluator sets), ``segment`` and, when ``resume``, ``resume_keys`` and
+    """(init, step, observe) for the engine, cached: configs differing only in
+    :data:`DATA_FIELDS` share them. ``args``: ``features``, ``lam`` [L], ``eval`` (the
+    concatenated evaluator sets), ``segment`` and, when ``resume``, ``resume_keys`` and
     ``resume_state``."""
+    return _programs(config.at_defaults(DATA_FIELDS), match_query, resume)
+
+
+@cache
+def _programs(config: Any, match_query: bool, resume: bool):
     mcfg = model.model_config(config)
     fmt = data.train_format(config)._replace(match_query=match_query)
     pen = dict(form=config.l2_form, scope=config.l2_scope, coupling=config.l2_coupling)

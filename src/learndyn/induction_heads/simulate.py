@@ -21,7 +21,7 @@ import numpy as np
 import optax
 import xarray as xr
 
-from ..core import dataset
+from ..core import dataset, study
 from ..core.config import Config, ConfigError, param
 from ..core.engine import TrainState, gradient_step, simulate
 from ..core.study import Progress
@@ -130,25 +130,13 @@ def programs(config: InductionConfig, interventions_of=None):
     ``interventions_of(args) -> interventions`` (static) makes every training step and every
     evaluation run with those interventions (the clamping study passes its clamps here).
     """
-    return _programs(_shape_key(config), interventions_of)
+    return _programs(config.at_defaults(DATA_FIELDS), interventions_of)
 
 
 def run_each(run, configs, *, seeds, progress=None) -> list[xr.Dataset]:
     """A study's ``run_batch``: ``run`` for every config in turn, through the same compiled
     program; the configs may differ only in :data:`DATA_FIELDS`."""
-    keys = [_shape_key(c).to_dict() for c in configs]
-    for key in keys[1:]:
-        differ = sorted(k for k in key if key[k] != keys[0][k])
-        if differ:
-            raise ConfigError(f"run_batch: configs differ in '{differ[0]}', which changes "
-                              "shapes")
-    return [run(c, seeds=seeds, progress=progress) for c in configs]
-
-
-def _shape_key(config: InductionConfig) -> InductionConfig:
-    """``config`` with :data:`DATA_FIELDS` at their defaults: the key of compiled programs."""
-    defaults = InductionConfig()
-    return replace(config, **{k: getattr(defaults, k) for k in DATA_FIELDS})
+    return study.run_each(run, DATA_FIELDS)(configs, seeds=seeds, progress=progress)
 
 
 @cache
@@ -299,7 +287,7 @@ def ablations(config: InductionConfig, params, batch) -> dict[str, np.ndarray]:
     h = config.n_heads
     eye = np.eye(h, dtype=bool)
     masks = jnp.asarray(np.concatenate([np.zeros((1, h), bool), eye, ~eye]))
-    acc, direct = _ablation_program(_shape_key(config))(params, batch, masks)
+    acc, direct = _ablation_program(config.at_defaults(DATA_FIELDS))(params, batch, masks)
     acc = np.asarray(acc, dtype=np.float64)
     return {"clean": acc[:, 0], "ablation": acc[:, 1:h + 1], "only_head": acc[:, h + 1:],
             "l1_direct": np.asarray(direct, dtype=np.float64)}

@@ -24,9 +24,9 @@ import numpy as np
 import xarray as xr
 
 from ..core.config import Config, ConfigError, param
-from ..core.study import Check, Preset, Progress, Study
+from ..core.study import Check, Preset, Progress, Study, run_each
 from ..icl_transience import data, observables, plots
-from ..icl_transience.simulate import train_variants
+from ..icl_transience.simulate import DATA_FIELDS, train_variants
 from ..transformer import data as tdata
 
 __all__ = ["STUDY", "TransienceConfig", "checks", "figures", "run"]
@@ -227,6 +227,8 @@ STUDY = Study(
                               doc="GPU calibration: lr 1e-4, 4e6 sequences (not validated)"),
     },
     run=run,
+    batch_fields=DATA_FIELDS,
+    run_batch=run_each(run, DATA_FIELDS),
     checks=checks,
     figures=figures,
     headline=lambda ds, config: float(ds.transience_sim.isel(variant=0).mean()),
