@@ -174,8 +174,9 @@ def clamping_figure(ds: xr.Dataset, ends: dict | None = None):
     ax.set(ylabel="training loss (nats)", ylim=(0, None),
            title=f"clamped from step 0\n({ds.setting.values[0]})")
     handles = [Line2D([], [], color=colors[c], lw=3, label=LABELS[c]) for c in conds]
-    handles += [Patch(color="0.6", alpha=0.4, lw=0, label="seed range (loss)"),
-                Line2D([], [], color="k", ls="", marker=".", label="seeds (bars: mean)"),
+    if ds.sizes["seed"] > 1:
+        handles.append(Patch(color="0.6", alpha=0.4, lw=0, label="seed range (loss)"))
+    handles += [Line2D([], [], color="k", ls="", marker=".", label="seeds (bars: mean)"),
                 Line2D([], [], color="k", lw=0.8, ls=":", label="ln 2 (theory: plateau)")]
     fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7)
     ax = axes[0, 1]
@@ -210,7 +211,7 @@ def clamping_figure(ds: xr.Dataset, ends: dict | None = None):
             ax.plot([xs[k]] * ds.sizes["seed"], ratio[k], "k.", ms=3)
     ax.axhline(1.0, color="0.5", ls=":", lw=1)
     ax.set_xticks(np.arange(n_set), [s.replace(", ", "\n") for s in ds.setting.values],
-                  fontsize=7)
+                  rotation=40, ha="right", fontsize=7)
     ax.set(ylabel="phase-change time / base setting",
            title="data dependence\n(relative to the base setting)")
     return fig
