@@ -28,6 +28,7 @@ def test_quick_values(quick):
                        rtol=0.05)
     assert np.allclose(ds.linear_floor_theory, ds.linear_floor_law, rtol=1e-6)
     assert ds.stuck_sim.dtype == bool and not ds.stuck_sim.any()
+    assert ds.ode_solved.dtype == bool and ds.ode_solved.all()
     for name in [*ds.data_vars, *ds.coords]:
         assert ds[name].attrs.get("long_name"), name
 
@@ -50,6 +51,23 @@ def test_checks_fail_when_results_are_wrong(quick, recheck):
     shrinking = ds.eg_star_sim.copy(data=ds.eg_star_sim.values[::-1])
     result = recheck(STUDY, ds, eg_star_sim=shrinking)
     assert not result["sgd_grows_erf"] and not result["sgd_grows_relu"]
+
+
+def test_a_stalled_ode_seed_is_left_out_and_counted(quick, recheck):
+    ds = quick.dataset
+    r = int(np.flatnonzero((ds.activation.values == "erf") & (ds.K_sim.values == 3))[0])
+    solved = ds.ode_solved.copy(data=ds.ode_solved.values.copy())
+    solved[r] = False
+    theory = ds.eg_star_theory.copy(data=ds.eg_star_theory.values.copy())
+    theory[r] = np.nan
+    result = recheck(STUDY, ds, ode_solved=solved, eg_star_theory=theory)
+    assert not result["ode_solved"] and not result["ode_vs_sgd_erf_K3"]
+    assert result["ode_vs_sgd_erf_K2"] and result["ode_vs_sgd_relu_K3"]
+    assert recheck(STUDY, ds)["ode_solved"]
+    eg = ds.eg_theory.copy(data=ds.eg_theory.values.copy())
+    eg[r] = np.nan
+    figures = STUDY.figures(ds.assign(eg_theory=eg, eg_star_theory=theory), quick.config)
+    assert set(figures) == {"final_error_vs_K", "sgd_runs"}  # drawn without the stalled seed
 
 
 @pytest.mark.parametrize("values, field", [

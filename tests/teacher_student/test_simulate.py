@@ -99,3 +99,21 @@ def test_every_variable_is_described():
     for name in [*ds.data_vars, *ds.coords]:
         assert ds[name].attrs.get("long_name"), name
     assert ds.time.attrs["units"] == "steps/N" and "simulation" in ds.eg_sim.attrs["long_name"]
+
+
+def test_step_budget_fails_one_lane_alone():
+    """With max_steps the lanes are solved one by one: a lane that needs more steps than the
+    budget comes back NaN, the other equals its unbudgeted (vmapped, raising) solve."""
+    from learndyn.teacher_student.simulate import integrate_lanes
+
+    Q0 = np.tile(np.array([[0.5, 0.1], [0.1, 0.4]]), (2, 1, 1))
+    R0 = np.tile(np.array([[0.1, 0.0], [0.0, 0.05]]), (2, 1, 1))
+    T, v0, vstar = np.tile(np.eye(2), (2, 1, 1)), np.ones((2, 2)), np.ones((2, 2))
+    params = np.tile([0.5, 0.5, 0.0, 0.0], (2, 1))
+    times = np.stack([np.linspace(0.0, 1.0, 5), np.linspace(0.0, 2000.0, 5)])
+    args = [jnp.asarray(x) for x in (Q0, R0, T, v0, vstar, params, times)] + [jnp.zeros(2)]
+    _, eg = integrate_lanes(*args, activation="erf", train_v=False, max_steps=20)
+    _, short = integrate_lanes(*(a[:1] for a in args), activation="erf", train_v=False)
+    eg = np.asarray(eg)
+    assert np.isnan(eg[1]).all()
+    np.testing.assert_allclose(eg[0], np.asarray(short)[0], rtol=1e-12)

@@ -35,6 +35,9 @@ BATCH_FIELDS = ("sigma", "linear_lr", "linear_sigma", "both_lr", "sgd_lr", "sgd_
 
 #: ODE tolerance beside the SGD runs: their checks compare final errors at 10%
 ODE_RTOL = 1e-6
+#: step budget of each seed's ODE beside SGD (a solve to t = 3000 takes about 130 steps): a
+#: seed whose solve stalls (a ReLU state near singular covariances, see docs) comes back NaN
+ODE_MAX_STEPS = 2000
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
                 progress(k, len(config.sgd_activations), f"{label} ({g})")
             odes += ode_from_simulation(
                 *zip(*[(s, sim) for s, sim in zip(settings, sims) if s.activation == g]),
-                rtol=ODE_RTOL)
+                rtol=ODE_RTOL, max_steps=ODE_MAX_STEPS)
         for (g, K), sim, ode in zip(runs, sims, odes):
             t, e = sim.time.values, sim.eg_sim.values
             late = t >= t[-1] * (1 - config.average_fraction)
@@ -117,6 +120,7 @@ def _sgd_runs(config: OverparamConfig, seeds, progress) -> xr.Dataset | None:
                 {"eg_sim": (("seed", "time"), e), "eg_theory": (("seed", "time"), ode),
                  "eg_star_sim": ("seed", e[:, late].mean(1)),
                  "eg_star_theory": ("seed", ode[:, late].mean(1)),
+                 "ode_solved": ("seed", np.isfinite(ode).all(1)),
                  "stuck_sim": ("seed", stuck), "eg_star_law": law},
                 coords={"seed": list(seeds), "time": t, "activation": g, "layers": mode,
                         "K_sim": K}))
@@ -226,9 +230,12 @@ def _sgd_checks(ds: xr.Dataset) -> list[Check]:
                                      "- 1| (seed mean)", abs(mean / law - 1.0), 0.1,
                                      "SGD settles on the exact linear noise floor"))
         if first:
+            solved = run.ode_solved.values
+            both = (float(run.eg_star_theory.values[solved].mean())
+                    / float(run.eg_star_sim.values[solved].mean())) if solved.any() else np.nan
             out.append(Check.at_most(
-                f"ode_vs_sgd_{g}_K{K}", f"SGD {g} K = {K}: |eps*_ODE / eps*_sim - 1| (seed "
-                "means)", abs(float(run.eg_star_theory.mean()) / mean - 1.0), 0.1,
+                f"ode_vs_sgd_{g}_K{K}", f"SGD {g} K = {K}: |eps*_ODE / eps*_sim - 1| (means "
+                "over the seeds whose ODE solved)", abs(both - 1.0), 0.1,
                 "the ODE from each seed's start ends on SGD's noise floor"))
     for g in np.unique(ds.activation.values):
         for layers in np.unique(ds.layers.values):
@@ -240,7 +247,8 @@ def _sgd_checks(ds: xr.Dataset) -> list[Check]:
             med = np.array([np.median(e[m]) if m.any() else np.nan
                             for e, m in zip(sel.eg_star_sim.values, ok)])
             if layers == "first":
-                ode = np.median(sel.eg_star_theory.values, axis=1)
+                ode = np.array([np.median(e[np.isfinite(e)]) if np.isfinite(e).any()
+                                else np.nan for e in sel.eg_star_theory.values])
                 out += [Check.at_least(f"sgd_grows_{g}", f"SGD {g} first layer: min median "
                                        "eps*(K') / eps*(K)", float(np.min(med[1:] / med[:-1])),
                                        1.0, "training the first layer only, the final error "
@@ -258,7 +266,11 @@ def _sgd_checks(ds: xr.Dataset) -> list[Check]:
                                       "of runs stuck on a dead unit",
                                       float(sel.stuck_sim.mean()), 0.5, "most runs leave the "
                                       "dead-unit plateau (stuck runs are not averaged)")]
-    return out
+    return out + [Check.at_least(
+        "ode_solved", "ODE beside SGD: fraction of (run, seed) solves that finished within "
+        f"{ODE_MAX_STEPS} steps", float(ds.ode_solved.mean()), 0.9,
+        "a stalled seed is left out of the ODE comparisons; more than one in ten would leave "
+        "them thin")]
 
 
 def figures(ds: xr.Dataset, config: OverparamConfig) -> dict:

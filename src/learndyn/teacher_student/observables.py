@@ -52,6 +52,7 @@ ATTRS: dict[str, tuple[str, str]] = {
     "eg_star": ("final error eps_g* (mean over the last part of the run)", ""),
     "eg_star_law": ("final error of the asymptotic law", ""),
     "stuck": ("run stuck on a dead-unit plateau", ""),
+    "ode_solved": ("the ODE from this seed's start finished within its step budget", ""),
     "eta": ("learning rate eta (erf first-layer fixed points)", ""),
     "K_erf": ("student width K (erf first layer)", "units"),
     "K_linear": ("student width K (linear first layer)", "units"),

@@ -169,8 +169,10 @@ def sgd_runs(ds: xr.Dataset, config) -> Figure:
         for k in range(runs.sizes["run"]):
             r = runs.isel(run=k)
             color = cols[int(r.K_sim)]
-            plotting.theory_line(ax, t[1:], r.eg_theory.values[:, 1:].mean(0), color=color,
-                                 ls="-" if str(r.layers.values) == "first" else "--")
+            solved = r.eg_theory.values[np.isfinite(r.eg_theory.values).all(1)]
+            if len(solved):  # seeds whose ODE stalled are left out
+                plotting.theory_line(ax, t[1:], solved[:, 1:].mean(0), color=color,
+                                     ls="-" if str(r.layers.values) == "first" else "--")
             plotting.sim_band(ax, t[1:], r.eg_sim.values[:, 1:], color=color, max_markers=30)
         ax.set(xlabel=TIME, ylabel=rf"{EPS} (seed mean)", title=ACTIVATION_NAMES[g])
         ax = axes[1, c]
@@ -182,8 +184,9 @@ def sgd_runs(ds: xr.Dataset, config) -> Figure:
             sim = [np.median(e[m]) if m.any() else np.nan
                    for e, m in zip(sub.eg_star_sim.values, ok)]
             ax.plot(sub.K_sim, sim, "o", mfc="none", color="C1", ms=6)
-            plotting.theory_line(ax, sub.K_sim, np.median(sub.eg_star_theory.values, 1),
-                                 color="C0", ls=ls, label=f"ODE, {layers} layer"
+            ode = [np.median(e[np.isfinite(e)]) if np.isfinite(e).any() else np.nan
+                   for e in sub.eg_star_theory.values]
+            plotting.theory_line(ax, sub.K_sim, ode, color="C0", ls=ls, label=f"ODE, {layers} layer"
                                  + ("s" if layers == "both" else ""))
             law = sub.eg_star_law.values
             if np.isfinite(law).any():

@@ -7,7 +7,7 @@ trained layers, dtype; widths K may differ) for every seed as ONE vmapped progra
 (:mod:`.online`), records Q, R, T, v at the given steps and evaluates eps_g exactly from them;
 narrower students ride in the widest one's program with inert units (w = v = 0, see
 :func:`learndyn.teacher_student.model.init`). The ODE runs beside it from each seed's own
-initial overlaps, all seeds (and settings) in one vmapped adaptive solve
+initial overlaps, all seeds (and settings) in one compiled adaptive solve
 (:func:`integrate_lanes`): :func:`ode_from_simulation` returns eps_g, :func:`theory_beside`
 also the overlaps, the trajectory from the exactly symmetric start (R = 0, Q = T = I, kept in
 the unspecialised subspace by a projection), the plateau fixed point it tends to, and the noise
@@ -171,24 +171,32 @@ def _rhs(t, y, args):
     return project(_symmetrise(dy), dy)
 
 
-@partial(jax.jit, static_argnames=("activation", "train_v", "rtol"))
+@partial(jax.jit, static_argnames=("activation", "train_v", "rtol", "max_steps"))
 def integrate_lanes(Q0, R0, T, v0, vstar, params, times, symmetric, *, activation: str,
-                    train_v: bool, rtol: float | None = None):
-    """The ODE for L lanes at once (one compiled, vmapped adaptive solve, float64).
+                    train_v: bool, rtol: float | None = None, max_steps: int | None = None):
+    """The ODE for L lanes in one compiled adaptive solve (float64).
 
     Every argument has a leading lane axis: starts ``Q0`` (L, K, K), ``R0``, ``T``, ``v0``,
     ``vstar``; ``params`` (L, 4) = (lr, lr_v, sigma, weight_decay); ``times`` (L, n) from the
     start; ``symmetric`` (L,) 1.0 to keep a lane in the unspecialised subspace. Returns
     (:class:`.theory.OrderParameters` of (L, n, ...), eps_g (L, n)).
+
+    Without ``max_steps`` the lanes are vmapped (they step together) and a failed solve raises.
+    With ``max_steps`` the lanes are solved one after another, each with that step budget, and
+    a lane that exhausts it (or turns non-finite) comes back NaN without holding up the others.
     """
     def one(Q0, R0, T, v0, vstar, params, times, symmetric):
         args = ((T, vstar, tuple(params), activation, train_v), symmetric)
+        budget = {} if max_steps is None else {"max_steps": max_steps, "throw": False}
         ys = ode.solve(_rhs, theory.OrderParameters(Q0, R0, v0), times, args=args,
-                       rtol=theory.RTOL[activation] if rtol is None else rtol)
+                       rtol=theory.RTOL[activation] if rtol is None else rtol, **budget)
         eg = jax.vmap(lambda Q, R, v: theory.eg(Q, R, T, v, vstar, activation))(ys.Q, ys.R, ys.v)
         return ys, eg
 
-    return jax.vmap(one)(Q0, R0, T, v0, vstar, params, times, symmetric)
+    lanes = (Q0, R0, T, v0, vstar, params, times, symmetric)
+    if max_steps is None:
+        return jax.vmap(one)(*lanes)
+    return jax.lax.map(lambda lane: one(*lane), lanes)
 
 
 def _starts(sim: xr.Dataset, width: int) -> tuple[np.ndarray, ...]:
@@ -217,11 +225,13 @@ def _lanes(settings, sims, width):
 
 @float64
 def ode_from_simulation(settings: Sequence[Setting], sims: Sequence[xr.Dataset], *,
-                        rtol: float | None = None) -> list[np.ndarray]:
+                        rtol: float | None = None,
+                        max_steps: int | None = None) -> list[np.ndarray]:
     """eps_g (seed, time) of the ODE from each seed's own initial overlaps, on each
     simulation's time grid: every setting and seed in one solve where students of different
     widths can share it (inert padding; not for ReLU with trained v, whose padded units
-    would drift: those are solved per width). ``rtol`` as in :func:`integrate_lanes`. Linear
+    would drift: those are solved per width). ``rtol`` and ``max_steps`` as in
+    :func:`integrate_lanes` (with ``max_steps`` a seed whose solve fails is NaN). Linear
     students trained on the first layer without weight decay reduce exactly to one
     perceptron: their ODE is solved in closed form (:func:`.theory.linear_error`)."""
     base = _shared(settings)
@@ -230,11 +240,12 @@ def ode_from_simulation(settings: Sequence[Setting], sims: Sequence[xr.Dataset],
         return [theory.linear_error(sim.eg_sim.values[:, 0], s.K, s.lr, s.sigma,
                                     sim.time.values, v=s.v_init) for s, sim in zip(settings, sims)]
     if base.activation == "relu" and base.train_v and len({s.K for s in settings}) > 1:
-        return [ode_from_simulation([s], [sim], rtol=rtol)[0] for s, sim in zip(settings, sims)]
+        return [ode_from_simulation([s], [sim], rtol=rtol, max_steps=max_steps)[0]
+                for s, sim in zip(settings, sims)]
     Q0, R0, T, v0, vstar, params, times = _lanes(settings, sims, max(s.K for s in settings))
     _, eg = integrate_lanes(*(jnp.asarray(x) for x in (Q0, R0, T, v0, vstar, params, times)),
                             jnp.zeros(len(Q0)), activation=base.activation, train_v=base.train_v,
-                            rtol=rtol)
+                            rtol=rtol, max_steps=max_steps)
     return np.split(np.asarray(eg), np.cumsum([sim.sizes["seed"] for sim in sims])[:-1])
 
 
