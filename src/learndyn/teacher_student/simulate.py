@@ -230,7 +230,8 @@ def ode_from_simulation(settings: Sequence[Setting], sims: Sequence[xr.Dataset],
     """eps_g (seed, time) of the ODE from each seed's own initial overlaps, on each
     simulation's time grid: every setting and seed in one solve where students of different
     widths can share it (inert padding; not for ReLU with trained v, whose padded units
-    would drift: those are solved per width). ``rtol`` and ``max_steps`` as in
+    would drift, nor with ``max_steps``, where the lanes go one by one and padding would only
+    cost: those are solved per width). ``rtol`` and ``max_steps`` as in
     :func:`integrate_lanes` (with ``max_steps`` a seed whose solve fails is NaN). Linear
     students trained on the first layer without weight decay reduce exactly to one
     perceptron: their ODE is solved in closed form (:func:`.theory.linear_error`)."""
@@ -239,7 +240,10 @@ def ode_from_simulation(settings: Sequence[Setting], sims: Sequence[xr.Dataset],
             s.weight_decay for s in settings):
         return [theory.linear_error(sim.eg_sim.values[:, 0], s.K, s.lr, s.sigma,
                                     sim.time.values, v=s.v_init) for s, sim in zip(settings, sims)]
-    if base.activation == "relu" and base.train_v and len({s.K for s in settings}) > 1:
+    # padded units cost as much as real ones: once the lanes go one by one (max_steps), or
+    # where padding would not be inert (ReLU with trained v), each width gets its own solve
+    if len({s.K for s in settings}) > 1 and (max_steps is not None or (
+            base.activation == "relu" and base.train_v)):
         return [ode_from_simulation([s], [sim], rtol=rtol, max_steps=max_steps)[0]
                 for s, sim in zip(settings, sims)]
     Q0, R0, T, v0, vstar, params, times = _lanes(settings, sims, max(s.K for s in settings))
